@@ -1,0 +1,97 @@
+# klipper-pin: launcher, preload shim and config module.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib/klipper-pin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/klipper-pin
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARNINGS = -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes \
+	   -Wstrict-prototypes -Wpointer-arith -Wvla
+ifeq ($(CI),true)
+WARNINGS += -Werror
+endif
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) \
+	     -Iconfig -Ishim -Ilauncher -pthread
+LDLIBS_INIH = -linih
+
+VERSION = 0.1.0
+BUILD = build
+
+CONFIG_SRC = config/cpulist.c config/plan.c config/parse.c
+SHIM_SRC = shim/shim.c shim/log.c shim/lookup.c shim/place.c
+LAUNCHER_SRC = launcher/main.c launcher/describe.c launcher/find_shim.c
+
+all: $(BUILD)/klipper-pin $(BUILD)/libklipper-pin.so
+
+$(BUILD):
+	mkdir -p $@
+
+$(BUILD)/klipper-pin: $(LAUNCHER_SRC) $(CONFIG_SRC) config/*.h launcher/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -DVERSION='"$(VERSION)"' -DLIBDIR='"$(LIBDIR)"' \
+		-o $@ $(LAUNCHER_SRC) $(CONFIG_SRC) $(LDFLAGS) $(LDLIBS_INIH)
+
+$(BUILD)/libklipper-pin.so: $(SHIM_SRC) $(CONFIG_SRC) config/*.h shim/*.h shim/exports.map | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden \
+		-Wl,--version-script=shim/exports.map -Wl,-z,relro,-z,now \
+		-o $@ $(SHIM_SRC) $(CONFIG_SRC) $(LDFLAGS) $(LDLIBS_INIH) -ldl
+
+
+
+# ---- tests ----------------------------------------------------------------
+PYTHON ?= /usr/bin/python3
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FIXTURES = $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(filter-out tests/fixtures/lib%.c,$(wildcard tests/fixtures/*.c)))
+FIXTURE_LIBS = $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%.so,$(wildcard tests/fixtures/lib*.c))
+
+$(BUILD)/tests/%: tests/unit/%.c $(CONFIG_SRC) shim/log.c config/*.h shim/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CONFIG_SRC) shim/log.c $(LDFLAGS) -lcmocka $(LDLIBS_INIH)
+
+$(BUILD)/fixtures/%.so: tests/fixtures/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
+
+$(BUILD)/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -ldl
+
+unit: $(UNIT_TESTS)
+	@tests/run-unit $(UNIT_TESTS)
+
+integration: all $(FIXTURES) $(FIXTURE_LIBS)
+	@$(PYTHON) tests/integration/run.py $(BUILD)
+
+# Every test: unit, then integration, then one closing line for both.
+check: all $(UNIT_TESTS) $(FIXTURES) $(FIXTURE_LIBS)
+	@tests/run-all $(BUILD) $(PYTHON) $(UNIT_TESTS)
+
+demo: all $(BUILD)/demo/klippy-demo
+
+$(BUILD)/demo/klippy-demo: demo/klippy-demo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
+
+bench: all
+	@bench/run $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DOCDIR)
+	install -m 755 $(BUILD)/klipper-pin $(DESTDIR)$(BINDIR)/klipper-pin
+	install -m 644 $(BUILD)/libklipper-pin.so $(DESTDIR)$(LIBDIR)/libklipper-pin.so
+	install -m 644 config/klipper-pin.conf $(DESTDIR)$(DOCDIR)/klipper-pin.conf.example
+	install -m 644 man/klipper-pin.1 $(DESTDIR)$(MANDIR)/man1/klipper-pin.1
+	install -m 644 man/klipper-pin.conf.5 $(DESTDIR)$(MANDIR)/man5/klipper-pin.conf.5
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/klipper-pin $(DESTDIR)$(LIBDIR)/libklipper-pin.so \
+		$(DESTDIR)$(DOCDIR)/klipper-pin.conf.example \
+		$(DESTDIR)$(MANDIR)/man1/klipper-pin.1 $(DESTDIR)$(MANDIR)/man5/klipper-pin.conf.5
+	-rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf $(BUILD)
+.PHONY: all check unit integration bench install uninstall clean demo

@@ -1,0 +1,451 @@
+/*
+ * The plan once parsed: resolving CPU lists against what is online, the
+ * built-in default, and matching a thread against the rules.
+ */
+#include "plan.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void plan_pattern_free(struct plan_pattern *pattern)
+{
+	for (size_t i = 0; i < pattern->count; i++)
+		free(pattern->alternatives[i]);
+	free(pattern->alternatives);
+	pattern->alternatives = NULL;
+	pattern->count = 0;
+}
+
+static void plan_action_free(struct plan_action *action)
+{
+	cpulist_free(&action->cpus);
+	if (action->set)
+		CPU_FREE(action->set);
+	action->set = NULL;
+	free(action->spread_cpus);
+	action->spread_cpus = NULL;
+	action->spread_count = 0;
+}
+
+void plan_free(struct plan *plan)
+{
+	plan_action_free(&plan->main);
+	plan_action_free(&plan->children);
+	for (size_t i = 0; i < plan->rule_count; i++) {
+		struct plan_rule *rule = &plan->rules[i];
+
+		free(rule->name);
+		plan_pattern_free(&rule->match_library);
+		plan_pattern_free(&rule->match_symbol);
+		plan_pattern_free(&rule->match_caller);
+		plan_pattern_free(&rule->match_name);
+		cpulist_free(&rule->match_index);
+		plan_action_free(&rule->action);
+	}
+	free(plan->rules);
+	for (size_t i = 0; i < plan->warning_count; i++)
+		free(plan->warnings[i]);
+	free(plan->warnings);
+	free(plan->source);
+	free(plan->log_path);
+	if (plan->online)
+		CPU_FREE(plan->online);
+	memset(plan, 0, sizeof(*plan));
+	plan->main.policy = PLAN_POLICY_UNSET;
+	plan->children.policy = PLAN_POLICY_UNSET;
+}
+
+static void plan_error_set(struct plan_error *error, const char *file,
+			   int line, const char *format, ...)
+{
+	va_list args;
+
+	snprintf(error->file, sizeof(error->file), "%s", file ? file : "");
+	error->line = line;
+	va_start(args, format);
+	vsnprintf(error->message, sizeof(error->message), format, args);
+	va_end(args);
+}
+
+static int plan_add_warning(struct plan *plan, const char *text)
+{
+	char **more = realloc(plan->warnings,
+			      (plan->warning_count + 1) * sizeof(*more));
+	char *copy = strdup(text);
+
+	if (!more || !copy) {
+		free(copy);
+		if (more)
+			plan->warnings = more;
+		return -1;
+	}
+	plan->warnings = more;
+	plan->warnings[plan->warning_count++] = copy;
+	return 0;
+}
+
+/* A label for an action in messages: "[main]", "[thread serial]". */
+static void plan_action_label(const struct plan *plan,
+			      const struct plan_action *action, char *buf,
+			      size_t len)
+{
+	if (action == &plan->main) {
+		snprintf(buf, len, "[main]");
+		return;
+	}
+	if (action == &plan->children) {
+		snprintf(buf, len, "[children]");
+		return;
+	}
+	for (size_t i = 0; i < plan->rule_count; i++)
+		if (&plan->rules[i].action == action)
+			snprintf(buf, len, "[thread %s]", plan->rules[i].name);
+}
+
+static int plan_resolve_action(struct plan *plan, struct plan_action *action,
+			       const cpu_set_t *online, size_t setsize,
+			       struct plan_error *error)
+{
+	cpu_set_t *wanted;
+	char label[160] = "", missing_text[256], online_text[256];
+
+	if (action->set) {
+		CPU_FREE(action->set);
+		action->set = NULL;
+	}
+	free(action->spread_cpus);
+	action->spread_cpus = NULL;
+	action->spread_count = 0;
+	action->skipped = false;
+	if (action->cpus_kind == PLAN_CPUS_UNSET ||
+	    action->cpus_kind == PLAN_CPUS_INHERIT)
+		return 0;
+
+	wanted = CPU_ALLOC(CPULIST_MAX_CPU + 1);
+	if (!wanted)
+		goto no_memory;
+	CPU_ZERO_S(setsize, wanted);
+	if (action->cpus_kind == PLAN_CPUS_ALL)
+		CPU_OR_S(setsize, wanted, wanted, online);
+	else
+		cpulist_to_set(&action->cpus, wanted, setsize);
+
+	/* Every CPU named must be online; else the placement is skipped. */
+	cpu_set_t *missing = CPU_ALLOC(CPULIST_MAX_CPU + 1);
+
+	if (!missing) {
+		CPU_FREE(wanted);
+		goto no_memory;
+	}
+	CPU_ZERO_S(setsize, missing);
+	for (size_t cpu = 0; cpu < setsize * 8; cpu++)
+		if (CPU_ISSET_S(cpu, setsize, wanted) &&
+		    !CPU_ISSET_S(cpu, setsize, online))
+			CPU_SET_S(cpu, setsize, missing);
+	if (CPU_COUNT_S(setsize, missing) || CPU_COUNT_S(setsize, wanted) == 0) {
+		char text[1024];
+
+		plan_action_label(plan, action, label, sizeof(label));
+		cpulist_format(missing, setsize, missing_text,
+			       sizeof(missing_text));
+		cpulist_format(online, setsize, online_text,
+			       sizeof(online_text));
+		CPU_FREE(missing);
+		CPU_FREE(wanted);
+		if (plan->strict) {
+			plan_error_set(error, plan->source, action->cpus_line,
+				       "CPU %s in %s is not online here "
+				       "(online: %s) and strict is on",
+				       missing_text, label, online_text);
+			return -1;
+		}
+		snprintf(text, sizeof(text),
+			 "%s:%d: CPU %s in %s is not online here (online: %s): "
+			 "that placement is skipped",
+			 plan->source ? plan->source : "built-in",
+			 action->cpus_line, missing_text, label, online_text);
+		action->skipped = true;
+		return plan_add_warning(plan, text) ? plan_error_set(
+			       error, plan->source, 0, "out of memory"), -1 : 0;
+	}
+	CPU_FREE(missing);
+
+	if (action->spread) {
+		size_t count = (size_t)CPU_COUNT_S(setsize, wanted), next = 0;
+
+		action->spread_cpus = calloc(count, sizeof(unsigned));
+		if (!action->spread_cpus) {
+			CPU_FREE(wanted);
+			goto no_memory;
+		}
+		for (size_t cpu = 0; cpu < setsize * 8 && next < count; cpu++)
+			if (CPU_ISSET_S(cpu, setsize, wanted))
+				action->spread_cpus[next++] = (unsigned)cpu;
+		action->spread_count = count;
+	}
+	action->set = wanted;
+	return 0;
+
+no_memory:
+	plan_error_set(error, plan->source, 0, "out of memory");
+	return -1;
+}
+
+int plan_resolve(struct plan *plan, const cpu_set_t *online, size_t setsize,
+		 struct plan_error *error)
+{
+	if (setsize > CPULIST_SETSIZE)
+		setsize = CPULIST_SETSIZE;
+	if (!plan->online)
+		plan->online = CPU_ALLOC(CPULIST_MAX_CPU + 1);
+	if (!plan->online) {
+		plan_error_set(error, plan->source, 0, "out of memory");
+		return -1;
+	}
+	CPU_ZERO_S(CPULIST_SETSIZE, plan->online);
+	CPU_OR_S(setsize, plan->online, plan->online, online);
+	for (size_t i = 0; i < plan->warning_count; i++)
+		free(plan->warnings[i]);
+	free(plan->warnings);
+	plan->warnings = NULL;
+	plan->warning_count = 0;
+
+	if (plan_resolve_action(plan, &plan->main, plan->online,
+				CPULIST_SETSIZE, error) ||
+	    plan_resolve_action(plan, &plan->children, plan->online,
+				CPULIST_SETSIZE, error))
+		return -1;
+	for (size_t i = 0; i < plan->rule_count; i++)
+		if (plan_resolve_action(plan, &plan->rules[i].action,
+					plan->online, CPULIST_SETSIZE, error))
+			return -1;
+	return 0;
+}
+
+/* Sets an action to the list of the given CPUs, by text. */
+static int plan_action_set_list(struct plan_action *action, const char *text)
+{
+	action->cpus_kind = PLAN_CPUS_LIST;
+	return cpulist_parse(text, CPULIST_MAX_CPU, &action->cpus, NULL) ? -1
+									 : 0;
+}
+
+int plan_load_default(struct plan *plan, const cpu_set_t *online,
+		      size_t setsize)
+{
+	unsigned cpus[CPULIST_MAX_CPU + 1];
+	size_t count = 0;
+	char text[32];
+	struct plan_error error;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->main.policy = PLAN_POLICY_UNSET;
+	plan->children.policy = PLAN_POLICY_UNSET;
+	for (size_t cpu = 0; cpu < setsize * 8 && cpu <= CPULIST_MAX_CPU; cpu++)
+		if (CPU_ISSET_S(cpu, setsize, online))
+			cpus[count++] = (unsigned)cpu;
+	if (count == 0)
+		return -1;
+
+	plan->rules = calloc(1, sizeof(*plan->rules));
+	if (!plan->rules)
+		return -1;
+	plan->rule_count = 1;
+	plan->rules[0].name = strdup("default");
+	plan->rules[0].action.policy = PLAN_POLICY_UNSET;
+	if (!plan->rules[0].name)
+		goto fail;
+
+	snprintf(text, sizeof(text), "%u", cpus[count >= 2 ? count - 2 : 0]);
+	if (plan_action_set_list(&plan->main, text))
+		goto fail;
+	snprintf(text, sizeof(text), "%u", cpus[count - 1]);
+	if (plan_action_set_list(&plan->rules[0].action, text))
+		goto fail;
+	if (count >= 3) {
+		snprintf(text, sizeof(text), count == 3 ? "%u" : "%u-%u",
+			 cpus[0], cpus[count - 3]);
+		/* Online CPUs need not be contiguous: list them one by one. */
+		if (cpus[count - 3] - cpus[0] != count - 3) {
+			size_t used = 0;
+			char *list = malloc(count * 6);
+
+			if (!list)
+				goto fail;
+			for (size_t i = 0; i + 2 < count; i++)
+				used += (size_t)sprintf(list + used, "%s%u",
+							i ? "," : "", cpus[i]);
+			int failed = plan_action_set_list(&plan->children, list);
+
+			free(list);
+			if (failed)
+				goto fail;
+		} else if (plan_action_set_list(&plan->children, text)) {
+			goto fail;
+		}
+	} else {
+		plan->children.cpus_kind = PLAN_CPUS_ALL;
+	}
+	if (plan_resolve(plan, online, setsize, &error))
+		goto fail;
+	return 0;
+fail:
+	plan_free(plan);
+	return -1;
+}
+
+bool plan_pattern_matches(const struct plan_pattern *pattern,
+			  const char *text)
+{
+	if (!text)
+		return false;
+	for (size_t i = 0; i < pattern->count; i++)
+		if (fnmatch(pattern->alternatives[i], text, 0) == 0)
+			return true;
+	return false;
+}
+
+/* Do the keys known at creation (all but match_name) match? */
+static bool plan_rule_matches_creation(const struct plan_rule *rule,
+				       const struct plan_thread *thread)
+{
+	if (rule->match_library.count &&
+	    !plan_pattern_matches(&rule->match_library, thread->library))
+		return false;
+	if (rule->match_symbol.count &&
+	    !plan_pattern_matches(&rule->match_symbol, thread->symbol))
+		return false;
+	if (rule->match_caller.count &&
+	    !plan_pattern_matches(&rule->match_caller, thread->caller))
+		return false;
+	if (rule->match_index.count &&
+	    (thread->seq == 0 || thread->seq > CPULIST_MAX_INDEX ||
+	     !cpulist_contains(&rule->match_index, (unsigned)thread->seq)))
+		return false;
+	return true;
+}
+
+const struct plan_rule *plan_match(const struct plan *plan,
+				   const struct plan_thread *thread)
+{
+	for (size_t i = 0; i < plan->rule_count; i++) {
+		const struct plan_rule *rule = &plan->rules[i];
+
+		if (rule->match_name.count &&
+		    !plan_pattern_matches(&rule->match_name, thread->name))
+			continue;
+		if (plan_rule_matches_creation(rule, thread))
+			return rule;
+	}
+	return NULL;
+}
+
+bool plan_may_match_named(const struct plan *plan,
+			  const struct plan_thread *thread)
+{
+	for (size_t i = 0; i < plan->rule_count; i++) {
+		const struct plan_rule *rule = &plan->rules[i];
+
+		if (rule->match_name.count &&
+		    plan_rule_matches_creation(rule, thread))
+			return true;
+	}
+	return false;
+}
+
+long plan_action_next_cpu(struct plan_action *action)
+{
+	unsigned long turn;
+
+	if (!action->spread || !action->set || action->spread_count == 0)
+		return -1;
+	turn = atomic_fetch_add_explicit(&action->spread_next, 1,
+					 memory_order_relaxed);
+	return action->spread_cpus[turn % action->spread_count];
+}
+
+bool plan_action_does_something(const struct plan_action *action)
+{
+	return action->set || action->policy != PLAN_POLICY_UNSET ||
+	       action->has_nice || action->rename[0];
+}
+
+int plan_set_log(struct plan *plan, const char *dest, struct plan_error *error)
+{
+	char *path = NULL;
+
+	if (strcmp(dest, "stderr") == 0) {
+		plan->log = PLAN_LOG_STDERR;
+	} else if (strcmp(dest, "syslog") == 0) {
+		plan->log = PLAN_LOG_SYSLOG;
+	} else if (strcmp(dest, "none") == 0) {
+		plan->log = PLAN_LOG_NONE;
+	} else if (dest[0] == '/') {
+		path = strdup(dest);
+		if (!path) {
+			plan_error_set(error, NULL, 0, "out of memory");
+			return -1;
+		}
+		plan->log = PLAN_LOG_FILE;
+	} else {
+		plan_error_set(error, NULL, 0,
+			       "bad log destination '%s', expected stderr, "
+			       "syslog, none or an absolute path",
+			       dest);
+		return -1;
+	}
+	free(plan->log_path);
+	plan->log_path = path;
+	return 0;
+}
+
+int plan_set_log_format(struct plan *plan, const char *format,
+			struct plan_error *error)
+{
+	if (strcmp(format, "text") == 0) {
+		plan->log_format = PLAN_FORMAT_TEXT;
+	} else if (strcmp(format, "json") == 0) {
+		plan->log_format = PLAN_FORMAT_JSON;
+	} else {
+		plan_error_set(error, NULL, 0,
+			       "bad log format '%s', expected text or json",
+			       format);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *const plan_policy_names[] = {
+	[PLAN_POLICY_OTHER] = "other", [PLAN_POLICY_BATCH] = "batch",
+	[PLAN_POLICY_IDLE] = "idle",   [PLAN_POLICY_FIFO] = "fifo",
+	[PLAN_POLICY_RR] = "rr",
+};
+
+const char *plan_policy_name(enum plan_policy policy)
+{
+	if (policy < 0 || policy > PLAN_POLICY_RR)
+		return "-";
+	return plan_policy_names[policy];
+}
+
+int plan_policy_to_sched(enum plan_policy policy)
+{
+	switch (policy) {
+	case PLAN_POLICY_OTHER:
+		return SCHED_OTHER;
+	case PLAN_POLICY_BATCH:
+		return SCHED_BATCH;
+	case PLAN_POLICY_IDLE:
+		return SCHED_IDLE;
+	case PLAN_POLICY_FIFO:
+		return SCHED_FIFO;
+	case PLAN_POLICY_RR:
+		return SCHED_RR;
+	case PLAN_POLICY_UNSET:
+		break;
+	}
+	return -1;
+}

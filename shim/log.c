@@ -1,0 +1,381 @@
+/*
+ * Placement log lines and where they go: stderr, a file, syslog (through
+ * /dev/log directly, since syslog(3) takes a lock that a fork can leave
+ * held) or nowhere.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct log_buffer {
+	char *data;
+	size_t len, used;
+	bool overflow;
+};
+
+static struct {
+	enum plan_log kind;
+	enum plan_log_format format;
+	int fd;
+	dev_t dev;  /* the file's identity, to notice a closed and reused fd */
+	ino_t ino;
+} log_sink = { PLAN_LOG_NONE, PLAN_FORMAT_TEXT, -1, 0, 0 };
+
+static void log_put(struct log_buffer *b, const char *text, size_t length)
+{
+	if (b->overflow || b->used + length >= b->len) {
+		b->overflow = true;
+		return;
+	}
+	memcpy(b->data + b->used, text, length);
+	b->used += length;
+	b->data[b->used] = '\0';
+}
+
+static void log_puts(struct log_buffer *b, const char *text)
+{
+	log_put(b, text, strlen(text));
+}
+
+static void log_unsigned(struct log_buffer *b, unsigned long long value)
+{
+	char digits[24];
+	size_t at = sizeof(digits);
+
+	do {
+		digits[--at] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	log_put(b, digits + at, sizeof(digits) - at);
+}
+
+static void log_signed(struct log_buffer *b, long long value)
+{
+	if (value < 0) {
+		log_puts(b, "-");
+		log_unsigned(b, (unsigned long long)(-(value + 1)) + 1);
+	} else {
+		log_unsigned(b, (unsigned long long)value);
+	}
+}
+
+/* A string as JSON: quoted, with quotes, backslashes and controls
+ * escaped. Bytes above 0x7f pass as they are (names are UTF-8 or bytes). */
+static void log_json_string(struct log_buffer *b, const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (!text) {
+		log_puts(b, "null");
+		return;
+	}
+	log_puts(b, "\"");
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		char escape[7] = { '\\', 'u', '0', '0', 0, 0, 0 };
+
+		if (*p == '"' || *p == '\\') {
+			escape[1] = (char)*p;
+			log_put(b, escape, 2);
+		} else if (*p == '\n') {
+			log_put(b, "\\n", 2);
+		} else if (*p == '\t') {
+			log_put(b, "\\t", 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			escape[4] = hex[*p >> 4];
+			escape[5] = hex[*p & 15];
+			log_put(b, escape, 6);
+		} else {
+			log_put(b, (const char *)p, 1);
+		}
+	}
+	log_puts(b, "\"");
+}
+
+/* A value in the text format: bare when plain, else quoted and escaped
+ * like a C string, so that a line always splits cleanly on spaces. */
+static void log_text_value(struct log_buffer *b, const char *text)
+{
+	bool plain = text && *text;
+
+	if (!text) {
+		log_puts(b, "-");
+		return;
+	}
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		if (*p <= ' ' || *p == '"' || *p == '\\' || *p == '=' ||
+		    *p == 0x7f)
+			plain = false;
+	if (plain) {
+		log_puts(b, text);
+		return;
+	}
+	log_json_string(b, text);
+}
+
+static void log_field(struct log_buffer *b, enum plan_log_format format,
+		      const char *key, bool first)
+{
+	if (format == PLAN_FORMAT_JSON) {
+		log_puts(b, first ? "{\"" : ",\"");
+		log_puts(b, key);
+		log_puts(b, "\":");
+	} else {
+		log_puts(b, first ? "" : " ");
+		log_puts(b, key);
+		log_puts(b, "=");
+	}
+}
+
+static void log_string_field(struct log_buffer *b, enum plan_log_format format,
+			     const char *key, const char *value)
+{
+	log_field(b, format, key, false);
+	if (format == PLAN_FORMAT_JSON)
+		log_json_string(b, value);
+	else
+		log_text_value(b, value);
+}
+
+static void log_number_field(struct log_buffer *b, enum plan_log_format format,
+			     const char *key, long long value)
+{
+	log_field(b, format, key, false);
+	log_signed(b, value);
+}
+
+static void log_event_fields(struct log_buffer *b,
+			     const struct shim_log_event *e,
+			     enum plan_log_format format)
+{
+	if (format == PLAN_FORMAT_JSON) {
+		char micros[8];
+		long usec = e->ts.tv_nsec / 1000;
+
+		log_field(b, format, "ts", true);
+		log_unsigned(b, (unsigned long long)e->ts.tv_sec);
+		for (int i = 5; i >= 0; i--, usec /= 10)
+			micros[i + 1] = (char)('0' + usec % 10);
+		micros[0] = '.';
+		log_put(b, micros, 7);
+		log_number_field(b, format, "pid", e->pid);
+	} else {
+		log_puts(b, "klipper-pin: ");
+		log_field(b, format, "pid", true);
+		log_signed(b, e->pid);
+	}
+	log_number_field(b, format, "tid", e->tid);
+	log_string_field(b, format, "event", e->event);
+	if (e->message) {
+		log_string_field(b, format, "message", e->message);
+		return;
+	}
+	log_number_field(b, format, "seq", (long long)e->seq);
+	log_string_field(b, format, "library", e->library);
+	log_string_field(b, format, "symbol", e->symbol);
+	log_string_field(b, format, "caller", e->caller);
+	log_string_field(b, format, "name", e->name);
+	log_string_field(b, format, "rule", e->rule);
+	log_string_field(b, format, "want", e->want);
+	log_string_field(b, format, "cpus", e->cpus);
+	log_string_field(b, format, "policy", e->policy);
+	log_number_field(b, format, "priority", e->priority);
+	if (e->has_nice) {
+		log_number_field(b, format, "nice", e->nice);
+	} else if (format == PLAN_FORMAT_JSON) {
+		log_field(b, format, "nice", false);
+		log_puts(b, "null");
+	}
+	log_string_field(b, format, "result", e->result);
+}
+
+size_t shim_log_format(const struct shim_log_event *event,
+		       enum plan_log_format format, char *buf, size_t len)
+{
+	struct log_buffer b = { buf, len, 0, false };
+
+	buf[0] = '\0';
+	log_event_fields(&b, event, format);
+	if (format == PLAN_FORMAT_JSON)
+		log_puts(&b, "}");
+	log_puts(&b, "\n");
+	if (b.overflow) {
+		/* Too long to write whole: say so, with what identifies it. */
+		struct shim_log_event cut = {
+			.event = event->event, .ts = event->ts,
+			.pid = event->pid, .tid = event->tid,
+			.message = "event too long for one log line",
+		};
+
+		b = (struct log_buffer){ buf, len, 0, false };
+		log_event_fields(&b, &cut, format);
+		if (format == PLAN_FORMAT_JSON)
+			log_puts(&b, "}");
+		log_puts(&b, "\n");
+	}
+	return b.used;
+}
+
+static int log_open_syslog(void)
+{
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	memcpy(address.sun_path, "/dev/log", sizeof("/dev/log"));
+	if (connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Moves fd out of the low numbers a program might close and reuse. */
+static int log_move_high(int fd)
+{
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+
+	if (high < 0)
+		return fd;
+	close(fd);
+	return high;
+}
+
+int shim_log_open(const struct plan *plan)
+{
+	struct stat info;
+	int fd = -1;
+
+	shim_log_close();
+	log_sink.format = plan->log_format;
+	switch (plan->log) {
+	case PLAN_LOG_NONE:
+		return 0;
+	case PLAN_LOG_STDERR:
+		log_sink.kind = PLAN_LOG_STDERR;
+		log_sink.fd = STDERR_FILENO;
+		return 0;
+	case PLAN_LOG_SYSLOG:
+		fd = log_open_syslog();
+		break;
+	case PLAN_LOG_FILE:
+		fd = open(plan->log_path,
+			  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+				  O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+			  0640);
+		break;
+	}
+	if (fd < 0)
+		return -1;
+	fd = log_move_high(fd);
+	if (fstat(fd, &info) == 0) {
+		log_sink.dev = info.st_dev;
+		log_sink.ino = info.st_ino;
+	}
+	log_sink.kind = plan->log;
+	log_sink.fd = fd;
+	return 0;
+}
+
+void shim_log_close(void)
+{
+	if (log_sink.fd >= 0 && log_sink.kind != PLAN_LOG_STDERR)
+		close(log_sink.fd);
+	log_sink.kind = PLAN_LOG_NONE;
+	log_sink.fd = -1;
+}
+
+/* Is our fd still the file we opened? A program may have closed it and
+ * opened something else under the same number. */
+static bool log_sink_intact(void)
+{
+	struct stat info;
+
+	if (log_sink.kind == PLAN_LOG_STDERR)
+		return true;
+	return fstat(log_sink.fd, &info) == 0 && info.st_dev == log_sink.dev &&
+	       info.st_ino == log_sink.ino;
+}
+
+/*
+ * stderr may be a pipe whose reader is slow or gone: a line is written only
+ * when it fits without waiting (lines are at most PIPE_BUF, so a writable
+ * pipe takes one whole), and with SIGPIPE held off so that a reader gone
+ * between the check and the write does not kill the program.
+ */
+static void log_write_stream(int fd, const char *line, size_t length)
+{
+	struct pollfd ready = { .fd = fd, .events = POLLOUT };
+	sigset_t pipe_only, before, pending;
+	bool was_pending;
+
+	if (send(fd, line, length, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0 ||
+	    errno != ENOTSOCK)
+		return;
+	if (poll(&ready, 1, 0) != 1 || (ready.revents & (POLLERR | POLLHUP)) ||
+	    !(ready.revents & POLLOUT))
+		return;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+	if (write(fd, line, length) < 0 && errno == EPIPE && !was_pending) {
+		struct timespec now = { 0, 0 };
+
+		sigtimedwait(&pipe_only, NULL, &now);
+	}
+	pthread_sigmask(SIG_SETMASK, &before, NULL);
+}
+
+void shim_log_write(const struct shim_log_event *event)
+{
+	char line[SHIM_LOG_LINE_MAX];
+	int saved = errno;
+	size_t length;
+
+	if (log_sink.kind == PLAN_LOG_NONE || log_sink.fd < 0)
+		return;
+	if (!log_sink_intact()) {
+		log_sink.kind = PLAN_LOG_NONE;
+		errno = saved;
+		return;
+	}
+	length = shim_log_format(event, log_sink.format, line, sizeof(line));
+	if (log_sink.kind == PLAN_LOG_SYSLOG) {
+		/* "<facility*8+severity>tag: message", the tag in place of
+		 * the text format's own "klipper-pin: " prefix. */
+		char packet[SHIM_LOG_LINE_MAX + 64];
+		struct log_buffer b = { packet, sizeof(packet), 0, false };
+		const char *body = line;
+
+		if (strncmp(body, "klipper-pin: ", 13) == 0)
+			body += 13;
+		log_puts(&b, event->message ? "<28>" : "<30>");
+		log_puts(&b, "klipper-pin[");
+		log_signed(&b, event->pid);
+		log_puts(&b, "]: ");
+		log_put(&b, body, length - (size_t)(body - line) - 1);
+		send(log_sink.fd, packet, b.used, MSG_NOSIGNAL | MSG_DONTWAIT);
+		errno = saved;
+		return;
+	}
+	if (log_sink.kind == PLAN_LOG_STDERR)
+		log_write_stream(log_sink.fd, line, length);
+	else
+		(void)!write(log_sink.fd, line, length);
+	errno = saved;
+}

@@ -1,0 +1,42 @@
+/*
+ * Placing one thread: CPU affinity, scheduling policy and nice value, as an
+ * action of the plan says, then reading back what the kernel now reports.
+ */
+#ifndef KLIPPER_PIN_PLACE_H
+#define KLIPPER_PIN_PLACE_H
+
+#include <sched.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "plan.h"
+
+struct shim_placement {
+	/* in: the CPUs chosen for this thread (NULL: leave them), and
+	 * whether pthread_create placed it already or failed to (errno). */
+	const cpu_set_t *want;
+	bool affinity_done;
+	int affinity_error;
+
+	/* out: for the log */
+	char want_text[256];
+	char cpus_text[256];
+	const char *policy;
+	int priority;
+	bool has_nice;
+	int nice;
+	char result[160];
+};
+
+/*
+ * Applies action to thread tid (a thread of this process; 0 for the
+ * calling thread) and fills the read-back fields of placement. Keeps errno.
+ * Never fails: what the kernel refuses is written into placement->result.
+ */
+void shim_place(const struct plan_action *action, pid_t tid,
+		struct shim_placement *placement);
+
+/* The symbolic name of an errno value ("EPERM"), for log results. */
+const char *shim_errno_name(int error);
+
+#endif
