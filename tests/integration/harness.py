@@ -1,0 +1,133 @@
+"""What the integration tests share: running real programs under the real
+launcher, with a config and a JSON log in a temporary directory, and reading
+back what each thread reported and what the shim logged."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PYTHON = "/usr/bin/python3"
+
+
+class Skip(Exception):
+    """A test that cannot run here says why; the runner prints it."""
+
+
+class Build:
+    def __init__(self, build_dir):
+        self.dir = os.path.abspath(build_dir)
+        self.launcher = os.path.join(self.dir, "klipper-pin")
+        self.shim = os.path.join(self.dir, "libklipper-pin.so")
+        self.placeme = os.path.join(self.dir, "fixtures", "placeme")
+        self.report_cpus = os.path.join(self.dir, "fixtures", "report-cpus")
+        self.spawner = os.path.join(self.dir, "fixtures", "libspawner.so")
+        self.klippy_like = os.path.join(ROOT, "tests", "fixtures", "klippy_like.py")
+
+
+def online_cpus():
+    with open("/sys/devices/system/cpu/online") as online:
+        text = online.read().strip()
+    cpus = []
+    for item in text.split(","):
+        low, _, high = item.partition("-")
+        cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def need_cpus(count):
+    have = len(online_cpus())
+    if have < count:
+        raise Skip(f"needs {count} CPUs, this machine has {have}")
+
+
+class Result:
+    def __init__(self, completed, events, log_text):
+        self.code = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        self.events = events
+        self.log_text = log_text
+
+    def lines(self, kind):
+        """The program's report lines of one kind, as dicts."""
+        found = []
+        for line in self.stdout.splitlines():
+            if line.startswith(kind + " "):
+                found.append(parse_fields(line[len(kind) + 1:]))
+        return found
+
+    def logged(self, event):
+        return [e for e in self.events if e["event"] == event]
+
+
+def parse_fields(text):
+    """key=value pairs; a value runs to the next ' key=' (names have spaces)."""
+    fields = {}
+    for match in re.finditer(r"(\w+)=(.*?)(?= \w+=|$)", text):
+        fields[match.group(1)] = match.group(2)
+    return fields
+
+
+class Runner:
+    def __init__(self, build):
+        self.build = build
+        self.tmp = tempfile.mkdtemp(prefix="klipper-pin-test-")
+        self.count = 0
+
+    def close(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def write(self, name, text):
+        path = self.path(name)
+        with open(path, "w") as out:
+            out.write(text)
+        return path
+
+    def env(self, extra=None):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("KLIPPER_PIN_") and k != "LD_PRELOAD"}
+        env.update(extra or {})
+        return env
+
+    def launch(self, command, config=None, options=(), env=None,
+               log_format="json", timeout=120, prefix=()):
+        """Runs command under the launcher with config (text, or None for
+        the built-in plan) and the log in a file; returns a Result."""
+        self.count += 1
+        log = self.path(f"log-{self.count}")
+        args = list(prefix) + [self.build.launcher]
+        if config is not None:
+            args += ["--config", self.write(f"config-{self.count}.conf", config)]
+        args += ["--log", log, "--log-format", log_format]
+        args += list(options) + ["--"] + list(command)
+        completed = subprocess.run(args, capture_output=True, text=True,
+                                   env=self.env(env), timeout=timeout)
+        log_text = ""
+        if os.path.exists(log):
+            with open(log) as logged:
+                log_text = logged.read()
+        events = []
+        if log_format == "json":
+            events = [json.loads(line) for line in log_text.splitlines()]
+        return Result(completed, events, log_text)
+
+    def run(self, args, env=None, timeout=60, **kwargs):
+        """Runs anything (the launcher with options of the test's own)."""
+        return subprocess.run(args, capture_output=True, text=True,
+                              env=self.env(env), timeout=timeout, **kwargs)
+
+
+def expect(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def expect_equal(actual, wanted, what):
+    if actual != wanted:
+        raise AssertionError(f"{what}: got {actual!r}, wanted {wanted!r}")
