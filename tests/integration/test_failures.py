@@ -1,0 +1,130 @@
+"""Placements the kernel refuses, and CPUs that are not there: each is
+logged, and the program runs on as it would have without the shim."""
+import os
+import shutil
+
+import json
+
+from harness import (Skip, expect, expect_equal, need_cpus, online_cpus,
+                     parse_fields)
+
+
+def test_realtime_without_permission_is_logged_and_the_program_runs(run):
+    if not shutil.which("setpriv"):
+        raise Skip("setpriv (util-linux) is not installed")
+    # Without CAP_SYS_NICE (and RLIMIT_RTPRIO 0) fifo and a lower nice fail.
+    result = run.launch([run.build.placeme, "sched"], """
+[thread rt]
+policy: fifo
+priority: 10
+nice: -5
+""", prefix=("setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice",
+             "prlimit", "--rtprio=0", "--"))
+    expect_equal(result.code, 0, f"exit status ({result.stderr})")
+    line, = result.lines("sched")
+    expect_equal((line["policy"], line["priority"]), ("0", "0"),
+                 "still SCHED_OTHER")
+    event, = result.logged("thread")
+    expect("policy EPERM" in event["result"], event["result"])
+    expect("nice EACCES" in event["result"] or "nice EPERM" in event["result"],
+           event["result"])
+    expect_equal(event["policy"], "other", "policy read back")
+
+
+def cpuset_cgroup(run, cpus):
+    """A cpuset cgroup allowing only cpus; its tasks file, or Skip."""
+    v1 = "/sys/fs/cgroup/cpuset"
+    if os.path.isdir(v1) and os.access(v1, os.W_OK):
+        path = os.path.join(v1, f"klipper-pin-test-{os.getpid()}")
+        os.mkdir(path)
+        with open(os.path.join(v1, "cpuset.mems")) as mems:
+            parent_mems = mems.read().strip()
+        with open(os.path.join(path, "cpuset.cpus"), "w") as out:
+            out.write(cpus)
+        with open(os.path.join(path, "cpuset.mems"), "w") as out:
+            out.write(parent_mems)
+        return path, os.path.join(path, "tasks")
+    v2 = "/sys/fs/cgroup"
+    controllers = os.path.join(v2, "cgroup.controllers")
+    if os.path.exists(controllers) and os.access(v2, os.W_OK):
+        with open(controllers) as text:
+            if "cpuset" in text.read().split():
+                with open(os.path.join(v2, "cgroup.subtree_control"), "w") as out:
+                    out.write("+cpuset")
+                path = os.path.join(v2, f"klipper-pin-test-{os.getpid()}")
+                os.mkdir(path)
+                with open(os.path.join(path, "cpuset.cpus"), "w") as out:
+                    out.write(cpus)
+                return path, os.path.join(path, "cgroup.procs")
+    raise Skip("no writable cpuset cgroup (needs root and the cpuset "
+               "controller) to forbid a CPU")
+
+
+def test_cpu_forbidden_by_cgroup_is_logged_and_the_thread_runs(run):
+    need_cpus(2)
+    path, tasks = cpuset_cgroup(run, "0")
+    try:
+        completed = run.run(["/bin/sh", "-c", f'echo $$ > {tasks} && exec "$@"',
+                             "sh", run.build.launcher, "--config",
+                             run.write("c.conf", "[main]\ncpus: 1\n"
+                                       "[thread all]\ncpus: 1\n"),
+                             "--log", run.path("log-cg"), "--log-format",
+                             "json", "--", run.build.placeme, "basic", "2"])
+    finally:
+        os.rmdir(path)
+    expect_equal(completed.returncode, 0, f"exit status ({completed.stderr})")
+    threads = [parse_fields(line[len("thread "):])
+               for line in completed.stdout.splitlines()
+               if line.startswith("thread ")]
+    expect_equal(len(threads), 2, "threads ran")
+    for line in threads:
+        expect_equal(line["cpus"], "0", "where the cgroup lets it run")
+    with open(run.path("log-cg")) as log:
+        events = [json.loads(line) for line in log]
+    created = [e for e in events if e["event"] == "thread"]
+    expect_equal(len(created), 2, "thread events")
+    for event in created:
+        expect_equal(event["result"], "affinity EINVAL", "logged failure")
+        expect_equal((event["want"], event["cpus"]), ("1", "0"),
+                     "wanted and read back")
+    main, = [e for e in events if e["event"] == "main"]
+    expect_equal(main["result"], "affinity EINVAL", "main's failure logged")
+
+
+def test_offline_cpu_warns_and_skips_unless_strict(run):
+    beyond = max(online_cpus()) + 1
+    text = f"[main]\ncpus: 0\n[thread far]\ncpus: {beyond}\n"
+    result = run.launch([run.build.placeme, "basic", "1"], text)
+    expect_equal(result.code, 0, "exit status")
+    warning, = result.logged("config")
+    expect(f":4: CPU {beyond} in [thread far] is not online" in
+           warning["message"], warning["message"])
+    event, = result.logged("thread")
+    expect_equal((event["want"], event["result"]),
+                 ("inherit", "skipped: CPU not online"), "skipped placement")
+    expect_equal(result.lines("thread")[0]["cpus"], "0",
+                 "the thread keeps its creator's CPUs")
+    check = run.run([run.build.launcher, "check", "-c",
+                     run.write("far.conf", text)])
+    expect_equal(check.returncode, 0, "check: a warning is still valid")
+    expect("not online here" in check.stdout, check.stdout)
+
+    strict = run.write("strict.conf", "[klipper-pin]\nstrict: yes\n" + text)
+    result = run.run([run.build.launcher, "-c", strict, "--", "true"])
+    expect_equal(result.returncode, 125, "strict: refuses to start")
+    expect(f"strict.conf:6: CPU {beyond} in [thread far] is not online" in
+           result.stderr, result.stderr)
+
+
+def test_a_process_that_is_not_the_target_gets_only_children(run):
+    # A process whose KLIPPER_PIN_PID names another process is a child:
+    # no [main] or [thread] rule applies, only [children].
+    config = run.write("p.conf", "[main]\ncpus: 0\n[thread all]\ncpus: 0\n"
+                       "[children]\ncpus: 1\n[klipper-pin]\nlog: none\n")
+    result = run.run([run.build.placeme, "basic", "1"],
+                     env={"LD_PRELOAD": run.build.shim,
+                          "KLIPPER_PIN_CONFIG": config,
+                          "KLIPPER_PIN_PID": "1"})
+    lines = [l for l in result.stdout.splitlines()]
+    expect(lines and all(" cpus=1 " in l for l in lines),
+           f"everything on [children] CPUs: {lines}")
