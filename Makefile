@@ -68,7 +68,9 @@ integration: all $(FIXTURES) $(FIXTURE_LIBS)
 check: all $(UNIT_TESTS) $(FIXTURES) $(FIXTURE_LIBS)
 	@tests/run-all $(BUILD) $(PYTHON) $(UNIT_TESTS)
 
+# The Quick start: the demo under the launcher with the built-in plan.
 demo: all $(BUILD)/demo/klippy-demo
+	./$(BUILD)/klipper-pin -- ./$(BUILD)/demo/klippy-demo
 
 $(BUILD)/demo/klippy-demo: demo/klippy-demo.c
 	@mkdir -p $(dir $@)

@@ -420,10 +420,36 @@ static int parse_key_of(const char *name)
 	return -1;
 }
 
+/* Joins the words that are not NULL as "a, b or c" into buf. */
+static void parse_join(const char *const *words, size_t count, char *buf,
+		       size_t len)
+{
+	size_t total = 0, done = 0, used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < count; i++)
+		total += words[i] != NULL;
+	for (size_t i = 0; i < count && used < len; i++) {
+		const char *glue = done == 0		 ? ""
+				   : done + 1 == total ? " or "
+							 : ", ";
+
+		if (!words[i])
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", glue,
+					 words[i]);
+		done++;
+	}
+}
+
 static void parse_unknown_key(struct parse_state *state, const char *name)
 {
-	const char *names[KEY_COUNT];
+	static const char *const titles[] = {
+		"[klipper-pin]", "[main]", "[thread NAME]", "[children]",
+	};
+	const char *names[KEY_COUNT], *sections[4];
 	const char *hint;
+	char expected[256];
 	int key = parse_key_of(name);
 	unsigned here = 1u << state->section;
 
@@ -431,15 +457,26 @@ static void parse_unknown_key(struct parse_state *state, const char *name)
 		names[i] = parse_keys[i].sections & here ? parse_keys[i].name
 							 : NULL;
 	hint = parse_suggest(name, names, KEY_COUNT);
-	if (key >= 0)
+	if (key >= 0) {
+		/* Say where it does belong. */
+		for (int i = 0; i < 4; i++)
+			sections[i] = parse_keys[key].sections & (1u << (i + 1))
+					      ? titles[i]
+					      : NULL;
+		parse_join(sections, 4, expected, sizeof(expected));
 		parse_fail(state, state->lineno,
-			   "key '%s' does not belong in %s", name,
-			   parse_section_title(state));
-	else
-		parse_fail(state, state->lineno, "unknown key '%s' in %s%s%s%s",
-			   name, parse_section_title(state),
-			   hint ? " (did you mean '" : "", hint ? hint : "",
-			   hint ? "'?)" : "");
+			   "key '%s' does not belong in %s, only in %s", name,
+			   parse_section_title(state), expected);
+	} else if (hint) {
+		parse_fail(state, state->lineno,
+			   "unknown key '%s' in %s (did you mean '%s'?)", name,
+			   parse_section_title(state), hint);
+	} else {
+		parse_join(names, KEY_COUNT, expected, sizeof(expected));
+		parse_fail(state, state->lineno,
+			   "unknown key '%s' in %s, expected %s", name,
+			   parse_section_title(state), expected);
+	}
 }
 
 static bool parse_integer(const char *value, long low, long high, long *out)

@@ -128,3 +128,24 @@ def test_a_process_that_is_not_the_target_gets_only_children(run):
     lines = [l for l in result.stdout.splitlines()]
     expect(lines and all(" cpus=1 " in l for l in lines),
            f"everything on [children] CPUs: {lines}")
+
+
+def test_valgrind_finds_no_error_and_no_leak(run):
+    if not shutil.which("valgrind"):
+        raise Skip("valgrind is not installed (the README's install step "
+                   "installs it)")
+    config = run.write("v.conf", "[main]\ncpus: 0\n[thread named]\n"
+                       "match_name: w*\ncpus: all\n[thread all]\n"
+                       "spread: all\n[klipper-pin]\nlog: none\n")
+    for mode in (["basic", "4"], ["prctl", "worker"],
+                 ["setname-other", "worker"], ["detached"], ["cancel"],
+                 ["fork"], ["attr"]):
+        result = run.run(["valgrind", "-q", "--trace-children=yes",
+                          "--leak-check=full",
+                          "--show-leak-kinds=definite,indirect",
+                          "--errors-for-leak-kinds=definite,indirect",
+                          "--error-exitcode=99", run.build.launcher, "-c",
+                          config, "--", run.build.placeme] + mode,
+                         timeout=300)
+        expect_equal(result.returncode, 0,
+                     f"valgrind on placeme {mode[0]}: {result.stderr[-2000:]}")

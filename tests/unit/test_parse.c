@@ -1,0 +1,904 @@
+/*
+ * Unit tests of config/parse.c: every key of the config file and every
+ * error, with the line it names and what the message says, through
+ * plan_load_text and (for reading a real file) plan_load_file. Comments,
+ * long lines, CRLF line endings and a UTF-8 BOM are here too.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "plan.h"
+
+static struct plan plan;
+static struct plan_error error;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&plan, 0, sizeof(plan));
+	memset(&error, 0, sizeof(error));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	plan_free(&plan);
+	return 0;
+}
+
+/* Loads text that must be valid. */
+static void load_ok(const char *text)
+{
+	memset(&error, 0, sizeof(error));
+	if (plan_load_text(&plan, text, "test.conf", &error) != 0)
+		fail_msg("config should load, got %s:%d: %s\n--- config:\n%s",
+			 error.file, error.line, error.message, text);
+	assert_non_null(plan.source);
+	assert_string_equal(plan.source, "test.conf");
+}
+
+/* Checks that error.message holds each of the NULL-ended parts. */
+static void assert_message_has(const char *first, ...)
+{
+	va_list parts;
+
+	va_start(parts, first);
+	for (const char *part = first; part; part = va_arg(parts, const char *))
+		if (!strstr(error.message, part))
+			fail_msg("'%s' not in the message '%s'", part,
+				 error.message);
+	va_end(parts);
+}
+
+/* Loads text that must fail on line; the message must hold each part
+ * given after it (NULL-ended). */
+#define load_fails(text, line, ...)                                        \
+	load_fails_at(__LINE__, text, line, __VA_ARGS__, (const char *)NULL)
+
+static void load_fails_at(int at, const char *text, int line, ...)
+{
+	va_list parts;
+
+	memset(&error, 0, sizeof(error));
+	if (plan_load_text(&plan, text, "test.conf", &error) == 0)
+		fail_msg("(test line %d) config should fail on line %d, but "
+			 "loaded\n--- config:\n%s",
+			 at, line, text);
+	assert_string_equal(error.file, "test.conf");
+	if (error.line != line)
+		fail_msg("(test line %d) error on line %d, expected %d: %s", at,
+			 error.line, line, error.message);
+	va_start(parts, line);
+	for (const char *part = va_arg(parts, const char *); part;
+	     part = va_arg(parts, const char *))
+		if (!strstr(error.message, part))
+			fail_msg("(test line %d) '%s' not in the message '%s'",
+				 at, part, error.message);
+	va_end(parts);
+	/* A failed load leaves the plan freed. */
+	assert_null(plan.rules);
+	assert_null(plan.source);
+}
+
+static const struct plan_rule *rule_named(const char *name)
+{
+	for (size_t i = 0; i < plan.rule_count; i++)
+		if (strcmp(plan.rules[i].name, name) == 0)
+			return &plan.rules[i];
+	fail_msg("no rule [thread %s]", name);
+	return NULL;
+}
+
+/* ---- defaults and [klipper-pin] ---------------------------------------- */
+
+static void test_empty_file_gives_defaults(void **state)
+{
+	(void)state;
+	load_ok("");
+	assert_int_equal(plan.log, PLAN_LOG_STDERR);
+	assert_int_equal(plan.log_format, PLAN_FORMAT_TEXT);
+	assert_false(plan.strict);
+	assert_int_equal(plan.main.cpus_kind, PLAN_CPUS_UNSET);
+	assert_int_equal(plan.main.policy, PLAN_POLICY_UNSET);
+	assert_int_equal(plan.children.cpus_kind, PLAN_CPUS_UNSET);
+	assert_int_equal(plan.children.policy, PLAN_POLICY_UNSET);
+	assert_int_equal(plan.rule_count, 0);
+}
+
+static void test_log_destinations(void **state)
+{
+	(void)state;
+	load_ok("[klipper-pin]\nlog: syslog\n");
+	assert_int_equal(plan.log, PLAN_LOG_SYSLOG);
+	plan_free(&plan);
+	load_ok("[klipper-pin]\nlog: none\n");
+	assert_int_equal(plan.log, PLAN_LOG_NONE);
+	plan_free(&plan);
+	load_ok("[klipper-pin]\nlog: stderr\n");
+	assert_int_equal(plan.log, PLAN_LOG_STDERR);
+	plan_free(&plan);
+	load_ok("[klipper-pin]\nlog: /var/log/klipper-pin.log\n");
+	assert_int_equal(plan.log, PLAN_LOG_FILE);
+	assert_string_equal(plan.log_path, "/var/log/klipper-pin.log");
+}
+
+static void test_log_relative_path_is_an_error(void **state)
+{
+	(void)state;
+	load_fails("[klipper-pin]\n\nlog: klipper-pin.log\n", 3,
+		   "klipper-pin.log", "log", "absolute path");
+	load_fails("[klipper-pin]\nlog: Stderr\n", 2, "Stderr", "stderr");
+}
+
+static void test_log_format(void **state)
+{
+	(void)state;
+	load_ok("[klipper-pin]\nlog_format: json\n");
+	assert_int_equal(plan.log_format, PLAN_FORMAT_JSON);
+	plan_free(&plan);
+	load_ok("[klipper-pin]\nlog_format: text\n");
+	assert_int_equal(plan.log_format, PLAN_FORMAT_TEXT);
+	plan_free(&plan);
+	load_fails("[klipper-pin]\nlog_format: xml\n", 2, "xml", "text",
+		   "json");
+}
+
+static void test_strict(void **state)
+{
+	(void)state;
+	load_ok("[klipper-pin]\nstrict: yes\n");
+	assert_true(plan.strict);
+	plan_free(&plan);
+	load_ok("[klipper-pin]\nstrict: no\n");
+	assert_false(plan.strict);
+	plan_free(&plan);
+	load_ok("[klipper-pin]\nstrict: True\n");
+	assert_true(plan.strict);
+	plan_free(&plan);
+	load_fails("[klipper-pin]\nstrict: maybe\n", 2, "maybe", "strict",
+		   "yes or no");
+}
+
+static void test_empty_value_is_an_error(void **state)
+{
+	(void)state;
+	load_fails("[klipper-pin]\nlog:\n", 2, "'log'");
+	load_fails("[thread a]\nmatch_name:   \n", 2, "'match_name'");
+}
+
+/* ---- [main] and [children] --------------------------------------------- */
+
+static void test_main_section(void **state)
+{
+	(void)state;
+	load_ok("[main]\ncpus: 2\npolicy: fifo\npriority: 50\nnice: -5\n");
+	assert_int_equal(plan.main.cpus_kind, PLAN_CPUS_LIST);
+	assert_false(plan.main.spread);
+	assert_int_equal(plan.main.cpus_line, 2);
+	assert_int_equal(cpulist_count(&plan.main.cpus), 1);
+	assert_true(cpulist_contains(&plan.main.cpus, 2));
+	assert_int_equal(plan.main.policy, PLAN_POLICY_FIFO);
+	assert_int_equal(plan.main.priority, 50);
+	assert_true(plan.main.has_nice);
+	assert_int_equal(plan.main.nice, -5);
+	assert_string_equal(plan.main.rename, "");
+	/* resolving is left to plan_resolve */
+	assert_null(plan.main.set);
+}
+
+static void test_children_section(void **state)
+{
+	(void)state;
+	load_ok("[children]\ncpus: 0-1\nnice: 10\n");
+	assert_int_equal(plan.children.cpus_kind, PLAN_CPUS_LIST);
+	assert_int_equal(cpulist_count(&plan.children.cpus), 2);
+	assert_true(cpulist_contains(&plan.children.cpus, 0));
+	assert_true(cpulist_contains(&plan.children.cpus, 1));
+	assert_int_equal(plan.children.nice, 10);
+	assert_int_equal(plan.children.policy, PLAN_POLICY_UNSET);
+}
+
+static void test_equals_sign_and_spaced_header(void **state)
+{
+	(void)state;
+	load_ok("[ main ]\ncpus = 3\n");
+	assert_true(cpulist_contains(&plan.main.cpus, 3));
+}
+
+/* ---- [thread NAME] ----------------------------------------------------- */
+
+static void test_thread_section_every_key(void **state)
+{
+	(void)state;
+	load_ok("[thread serial]\n"
+		"match_library: c_helper.so\n"
+		"match_symbol: background_thread\n"
+		"match_caller: python3*\n"
+		"match_name: serialq*|serialhdl *\n"
+		"match_index: 1,3-4\n"
+		"cpus: 3\n"
+		"rename: klippy-serial\n"
+		"policy: rr\n"
+		"priority: 10\n"
+		"nice: 19\n");
+	assert_int_equal(plan.rule_count, 1);
+	const struct plan_rule *rule = &plan.rules[0];
+
+	assert_string_equal(rule->name, "serial");
+	assert_int_equal(rule->line, 1);
+	assert_int_equal(rule->match_library.count, 1);
+	assert_string_equal(rule->match_library.alternatives[0], "c_helper.so");
+	assert_int_equal(rule->match_symbol.count, 1);
+	assert_string_equal(rule->match_symbol.alternatives[0],
+			    "background_thread");
+	assert_int_equal(rule->match_caller.count, 1);
+	assert_string_equal(rule->match_caller.alternatives[0], "python3*");
+	assert_int_equal(rule->match_name.count, 2);
+	assert_string_equal(rule->match_name.alternatives[0], "serialq*");
+	assert_string_equal(rule->match_name.alternatives[1], "serialhdl *");
+	assert_int_equal(cpulist_count(&rule->match_index), 3);
+	assert_true(cpulist_contains(&rule->match_index, 1));
+	assert_false(cpulist_contains(&rule->match_index, 2));
+	assert_true(cpulist_contains(&rule->match_index, 4));
+	assert_int_equal(rule->action.cpus_kind, PLAN_CPUS_LIST);
+	assert_int_equal(rule->action.cpus_line, 7);
+	assert_true(cpulist_contains(&rule->action.cpus, 3));
+	assert_string_equal(rule->action.rename, "klippy-serial");
+	assert_int_equal(rule->action.policy, PLAN_POLICY_RR);
+	assert_int_equal(rule->action.priority, 10);
+	assert_true(rule->action.has_nice);
+	assert_int_equal(rule->action.nice, 19);
+}
+
+static void test_thread_rules_keep_file_order(void **state)
+{
+	(void)state;
+	load_ok("[thread b]\ncpus: 1\n\n[main]\ncpus: 0\n[thread a]\n"
+		"cpus: 2\n[thread my serial ]\nmatch_index: 7\n");
+	assert_int_equal(plan.rule_count, 3);
+	assert_string_equal(plan.rules[0].name, "b");
+	assert_int_equal(plan.rules[0].line, 1);
+	assert_string_equal(plan.rules[1].name, "a");
+	assert_int_equal(plan.rules[1].line, 6);
+	/* inner spaces kept, outer ones trimmed */
+	assert_string_equal(plan.rules[2].name, "my serial");
+	assert_int_equal(plan.rules[2].action.cpus_kind, PLAN_CPUS_UNSET);
+}
+
+static void test_pattern_alternatives_trimmed(void **state)
+{
+	(void)state;
+	load_ok("[thread steps]\nmatch_name: stepper_* | extruder*|x\n");
+	const struct plan_rule *rule = rule_named("steps");
+
+	assert_int_equal(rule->match_name.count, 3);
+	assert_string_equal(rule->match_name.alternatives[0], "stepper_*");
+	assert_string_equal(rule->match_name.alternatives[1], "extruder*");
+	assert_string_equal(rule->match_name.alternatives[2], "x");
+}
+
+static void test_empty_pattern_alternative_is_an_error(void **state)
+{
+	(void)state;
+	load_fails("[thread a]\nmatch_name: a||b\n", 2, "match_name", "glob");
+	load_fails("[thread a]\nmatch_library: a|\n", 2, "match_library");
+}
+
+static void test_match_index_zero_is_an_error(void **state)
+{
+	(void)state;
+	load_fails("[thread a]\nmatch_index: 0\n", 2, "match_index", "1");
+	load_fails("[thread a]\nmatch_index: 0-3\n", 2, "match_index");
+	load_fails("[thread a]\nmatch_index: 2,x\n", 2, "match_index", "2,x");
+	load_fails("[thread a]\nmatch_index: 4000000001\n", 2, "match_index");
+}
+
+static void test_match_index_large_numbers(void **state)
+{
+	(void)state;
+	load_ok("[thread a]\nmatch_index: 100000-100002, 4000000000\n");
+	assert_true(cpulist_contains(&plan.rules[0].match_index, 100001));
+	assert_true(cpulist_contains(&plan.rules[0].match_index, 4000000000u));
+	assert_false(cpulist_contains(&plan.rules[0].match_index, 1));
+}
+
+static void test_cpus_all_and_inherit(void **state)
+{
+	(void)state;
+	load_ok("[thread a]\ncpus: all\n[thread b]\ncpus: inherit\n"
+		"[main]\ncpus: all\n");
+	assert_int_equal(rule_named("a")->action.cpus_kind, PLAN_CPUS_ALL);
+	assert_int_equal(rule_named("b")->action.cpus_kind, PLAN_CPUS_INHERIT);
+	assert_int_equal(plan.main.cpus_kind, PLAN_CPUS_ALL);
+}
+
+static void test_spread(void **state)
+{
+	(void)state;
+	load_ok("[thread steps]\nspread: 0-1,3\n[thread all]\nspread: all\n");
+	const struct plan_action *action = &rule_named("steps")->action;
+
+	assert_true(action->spread);
+	assert_int_equal(action->cpus_kind, PLAN_CPUS_LIST);
+	assert_int_equal(action->cpus_line, 2);
+	assert_int_equal(cpulist_count(&action->cpus), 3);
+	assert_true(rule_named("all")->action.spread);
+	assert_int_equal(rule_named("all")->action.cpus_kind, PLAN_CPUS_ALL);
+}
+
+static void test_spread_inherit_is_an_error(void **state)
+{
+	(void)state;
+	load_fails("[thread a]\nspread: inherit\n", 2, "spread", "inherit");
+}
+
+static void test_rename(void **state)
+{
+	(void)state;
+	/* 15 bytes: the kernel's limit, accepted whole */
+	load_ok("[thread a]\nrename: abcdefghijklmno\n");
+	assert_string_equal(plan.rules[0].action.rename, "abcdefghijklmno");
+	plan_free(&plan);
+	load_fails("[thread a]\nrename: abcdefghijklmnop\n", 2,
+		   "rename", "abcdefghijklmnop", "15 bytes");
+}
+
+static void test_policies(void **state)
+{
+	(void)state;
+	const struct {
+		const char *name;
+		enum plan_policy policy;
+	} policies[] = {
+		{ "other", PLAN_POLICY_OTHER }, { "batch", PLAN_POLICY_BATCH },
+		{ "idle", PLAN_POLICY_IDLE },
+	};
+
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "[main]\npolicy: %s\n",
+			 policies[i].name);
+		load_ok(text);
+		assert_int_equal(plan.main.policy, policies[i].policy);
+		assert_int_equal(plan.main.priority, 0);
+		plan_free(&plan);
+	}
+	load_ok("[children]\npolicy: fifo\npriority: 1\n");
+	assert_int_equal(plan.children.policy, PLAN_POLICY_FIFO);
+	assert_int_equal(plan.children.priority, 1);
+	plan_free(&plan);
+	load_ok("[main]\npriority: 99\npolicy: rr\n");
+	assert_int_equal(plan.main.policy, PLAN_POLICY_RR);
+	assert_int_equal(plan.main.priority, 99);
+	plan_free(&plan);
+	load_fails("[main]\npolicy: realtime\n", 2, "realtime", "policy",
+		   "fifo");
+}
+
+static void test_priority_out_of_range(void **state)
+{
+	(void)state;
+	load_fails("[main]\npolicy: fifo\npriority: 0\n", 3, "priority",
+		   "1 to 99");
+	load_fails("[main]\npolicy: fifo\npriority: 100\n", 3, "priority",
+		   "100", "1 to 99");
+	load_fails("[main]\npolicy: fifo\npriority: 5x\n", 3, "priority");
+	load_fails("[main]\npolicy: fifo\npriority: -1\n", 3, "priority");
+}
+
+static void test_priority_needs_fifo_or_rr(void **state)
+{
+	(void)state;
+	load_fails("[main]\npriority: 10\n", 2, "priority", "fifo", "rr");
+	load_fails("[thread a]\ncpus: 1\npriority: 10\npolicy: other\n", 3,
+		   "priority", "[thread a]", "fifo");
+	/* the section's end is noticed at the next header, too */
+	load_fails("[main]\npriority: 10\n\n[children]\ncpus: 0\n", 2,
+		   "priority", "[main]");
+}
+
+static void test_fifo_needs_priority(void **state)
+{
+	(void)state;
+	load_fails("[main]\ncpus: 1\npolicy: fifo\n", 3, "fifo", "priority",
+		   "1-99");
+	load_fails("[thread a]\npolicy: rr\n[thread b]\ncpus: 1\n", 2, "rr",
+		   "priority", "[thread a]");
+}
+
+static void test_nice_range(void **state)
+{
+	(void)state;
+	load_ok("[main]\nnice: -20\n");
+	assert_int_equal(plan.main.nice, -20);
+	plan_free(&plan);
+	load_ok("[main]\nnice: 19\n");
+	assert_int_equal(plan.main.nice, 19);
+	plan_free(&plan);
+	load_ok("[main]\nnice: 0\n");
+	assert_true(plan.main.has_nice);
+	assert_int_equal(plan.main.nice, 0);
+	plan_free(&plan);
+	load_fails("[main]\nnice: -21\n", 2, "nice", "-21", "-20 to 19");
+	load_fails("[main]\nnice: 20\n", 2, "nice", "-20 to 19");
+	load_fails("[main]\nnice: low\n", 2, "nice", "low");
+}
+
+/* ---- CPU lists in the file --------------------------------------------- */
+
+static void test_bad_cpu_lists(void **state)
+{
+	(void)state;
+	load_fails("[main]\ncpus: 3-1\n", 2, "'3-1'", "cpus", "expected");
+	load_fails("[main]\ncpus: a\n", 2, "'a'", "cpus", "expected");
+	load_fails("[main]\ncpus: 99999\n", 2, "99999", "cpus", "8191");
+	load_fails("[main]\ncpus: 8192\n", 2, "8192", "8191");
+	load_fails("[main]\ncpus:\n", 2, "cpus", "expected");
+	load_fails("[main]\ncpus: 1,,2\n", 2, "cpus", "1,,2");
+	load_fails("[thread a]\nspread: 0-7:0\n", 2, "spread", "0-7:0");
+	load_fails("[children]\ncpus: -1\n", 2, "cpus");
+}
+
+static void test_highest_cpu_parses(void **state)
+{
+	(void)state;
+	load_ok("[main]\ncpus: 8191\n");
+	assert_true(cpulist_contains(&plan.main.cpus, 8191));
+}
+
+static void test_cpus_and_spread_both(void **state)
+{
+	(void)state;
+	load_fails("[thread a]\ncpus: 1\nspread: 2-3\n", 3, "cpus", "spread",
+		   "line 2");
+	load_fails("[thread a]\nspread: 2-3\n# x\ncpus: 1\n", 4, "cpus",
+		   "spread");
+}
+
+/* ---- sections and keys ------------------------------------------------- */
+
+static void test_unknown_section(void **state)
+{
+	(void)state;
+	load_fails("[main]\ncpus: 1\n[printer]\n", 3, "[printer]", "expected",
+		   "[main]", "[thread NAME]");
+	assert_null(strstr(error.message, "did you mean"));
+}
+
+static void test_unknown_section_near_miss(void **state)
+{
+	(void)state;
+	load_fails("[mian]\ncpus: 1\n", 1, "[mian]", "did you mean [main]");
+	load_fails("[klipper_pin]\n", 1, "did you mean [klipper-pin]");
+	load_fails("[chidren]\n", 1, "did you mean [children]");
+	load_fails("[threads serial]\n", 1, "did you mean [thread]");
+}
+
+static void test_malformed_section_header(void **state)
+{
+	(void)state;
+	load_fails("[main\ncpus: 1\n", 1, "[main", "expected");
+	load_fails("[main] cpus: 1\n", 1, "expected");
+}
+
+static void test_thread_without_name(void **state)
+{
+	(void)state;
+	load_fails("[main]\n[thread]\ncpus: 1\n", 2, "[thread NAME]");
+	load_fails("[thread   ]\n", 1, "[thread NAME]");
+}
+
+static void test_unknown_key_with_suggestion(void **state)
+{
+	(void)state;
+	load_fails("[thread serial]\ncpu: 2\n", 2,
+		   "unknown key 'cpu' in [thread serial] "
+		   "(did you mean 'cpus'?)");
+	load_fails("[main]\n\npolicy: fifo\npriorty: 5\n", 4, "'priorty'",
+		   "did you mean 'priority'");
+	load_fails("[thread a]\nmatch_nam: x\n", 2, "did you mean "
+		   "'match_name'");
+}
+
+static void test_unknown_key_without_suggestion(void **state)
+{
+	(void)state;
+	load_fails("[main]\ncolour: red\n", 2, "'colour'", "[main]",
+		   "expected", "cpus", "nice");
+	assert_null(strstr(error.message, "did you mean"));
+}
+
+static void test_key_in_wrong_section(void **state)
+{
+	(void)state;
+	load_fails("[main]\nlog: syslog\n", 2, "'log'", "[main]",
+		   "[klipper-pin]");
+	load_fails("[main]\nmatch_name: x\n", 2, "'match_name'", "[main]",
+		   "[thread NAME]");
+	load_fails("[children]\nrename: x\n", 2, "'rename'", "[children]");
+	load_fails("[main]\nspread: 0-1\n", 2, "'spread'", "[main]");
+	load_fails("[klipper-pin]\ncpus: 1\n", 2, "'cpus'", "[klipper-pin]",
+		   "[main]");
+}
+
+static void test_key_before_any_section(void **state)
+{
+	(void)state;
+	load_fails("cpus: 2\n[main]\n", 1, "'cpus'", "section");
+	load_fails("# header\n\nlog: none\n", 3, "'log'", "section");
+}
+
+static void test_malformed_line(void **state)
+{
+	(void)state;
+	load_fails("[main]\ncpus 2\n", 2, "cpus 2", "expected",
+		   "key: value");
+	load_fails("[main]\ncpus: 1\n\n\njust words\n", 5, "just words");
+}
+
+static void test_duplicate_key(void **state)
+{
+	(void)state;
+	load_fails("[main]\ncpus: 1\nnice: 1\ncpus: 2\n", 4, "duplicate",
+		   "'cpus'", "[main]", "line 2");
+	load_fails("[thread a]\nmatch_name: x\nmatch_name: y\n", 3,
+		   "duplicate", "match_name");
+	/* the same key in two sections is fine */
+	load_ok("[main]\ncpus: 1\n[children]\ncpus: 2\n[thread a]\ncpus: 3\n"
+		"[thread b]\ncpus: 3\n");
+}
+
+static void test_duplicate_section(void **state)
+{
+	(void)state;
+	load_fails("[main]\ncpus: 1\n[main]\n", 3, "duplicate", "[main]");
+	load_fails("[children]\n[klipper-pin]\n[children]\n", 3, "duplicate",
+		   "[children]");
+	load_fails("[klipper-pin]\n[klipper-pin]\n", 2, "duplicate",
+		   "[klipper-pin]");
+	load_fails("[thread a]\ncpus: 1\n[thread b]\n[thread a]\n", 4,
+		   "duplicate", "[thread a]", "line 1");
+}
+
+/* ---- comments, line endings, BOM ---------------------------------------- */
+
+static void test_comments(void **state)
+{
+	(void)state;
+	load_ok("# a comment\n"
+		"; another\n"
+		"   # indented comment\n"
+		"[main]   # the main thread\n"
+		"cpus: 2   # main core\n"
+		"[thread serial] ; rule\n"
+		"cpus: 3\t; tab before the comment\n"
+		"match_name: serialq*  #  current Klipper\n");
+	assert_int_equal(cpulist_count(&plan.main.cpus), 1);
+	assert_true(cpulist_contains(&plan.main.cpus, 2));
+	const struct plan_rule *rule = rule_named("serial");
+
+	assert_int_equal(cpulist_count(&rule->action.cpus), 1);
+	assert_true(cpulist_contains(&rule->action.cpus, 3));
+	assert_string_equal(rule->match_name.alternatives[0], "serialq*");
+}
+
+static void test_hash_inside_value_is_kept(void **state)
+{
+	(void)state;
+	load_ok("[thread a]\nmatch_name: a#b\nrename: x;y\n"
+		"[klipper-pin]\nlog: /tmp/kp#1.log\n");
+	assert_string_equal(plan.rules[0].match_name.alternatives[0], "a#b");
+	assert_string_equal(plan.rules[0].action.rename, "x;y");
+	assert_string_equal(plan.log_path, "/tmp/kp#1.log");
+}
+
+static void test_comment_keeps_line_numbers(void **state)
+{
+	(void)state;
+	load_fails("# 1\n; 2\n[main]\n# 4\n\ncpus: x\n", 6, "cpus");
+}
+
+static void test_crlf_line_endings(void **state)
+{
+	(void)state;
+	load_ok("[klipper-pin]\r\nlog: /tmp/kp.log\r\n\r\n[main]\r\n"
+		"cpus: 2\r\n[thread a]\r\nmatch_name: serialq*\r\n"
+		"rename: x\r\n");
+	assert_string_equal(plan.log_path, "/tmp/kp.log");
+	assert_true(cpulist_contains(&plan.main.cpus, 2));
+	assert_string_equal(plan.rules[0].name, "a");
+	assert_string_equal(plan.rules[0].match_name.alternatives[0],
+			    "serialq*");
+	assert_string_equal(plan.rules[0].action.rename, "x");
+	plan_free(&plan);
+	load_fails("[main]\r\ncpus: 1\r\nnice: 50\r\n", 3, "nice");
+}
+
+static void test_utf8_bom(void **state)
+{
+	(void)state;
+	load_ok("\xEF\xBB\xBF[main]\ncpus: 1\n");
+	assert_true(cpulist_contains(&plan.main.cpus, 1));
+	plan_free(&plan);
+	load_ok("\xEF\xBB\xBF# comment\n[main]\ncpus: 1\n");
+	plan_free(&plan);
+	load_fails("\xEF\xBB\xBF[main]\ncpus: 1\ncpus: 2\n", 3, "duplicate");
+}
+
+/* ---- long lines --------------------------------------------------------- */
+
+/* "match_name: " followed by an alternation of count-byte names. */
+static char *long_match_line(size_t length)
+{
+	char *text = malloc(length + 64);
+	size_t used;
+
+	assert_non_null(text);
+	used = (size_t)sprintf(text, "[thread a]\nmatch_name: ");
+	for (size_t i = 0; i < length; i++)
+		text[used++] = (char)('a' + i % 26);
+	text[used++] = '\n';
+	text[used] = '\0';
+	return text;
+}
+
+static void test_line_under_the_limit_is_whole(void **state)
+{
+	(void)state;
+	/* "match_name: " and 170 bytes: within libinih's 200 */
+	char *text = long_match_line(170);
+
+	load_ok(text);
+	assert_int_equal(strlen(plan.rules[0].match_name.alternatives[0]), 170);
+	free(text);
+}
+
+static void test_line_too_long_is_an_error(void **state)
+{
+	(void)state;
+	const size_t lengths[] = { 200, 250, 1000, 100000 };
+
+	for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		char *text = long_match_line(lengths[i]);
+
+		load_fails(text, 2, "too long");
+		free(text);
+	}
+}
+
+/* Whatever the exact limit, no value comes back shorter than written. */
+static void test_no_line_length_cuts_a_value(void **state)
+{
+	(void)state;
+	for (size_t length = 150; length < 260; length++) {
+		char *text = long_match_line(length);
+
+		memset(&error, 0, sizeof(error));
+		if (plan_load_text(&plan, text, "test.conf", &error) == 0) {
+			assert_int_equal(
+				strlen(plan.rules[0].match_name.alternatives[0]),
+				length);
+			plan_free(&plan);
+		} else {
+			assert_int_equal(error.line, 2);
+			assert_non_null(strstr(error.message, "too long"));
+		}
+		free(text);
+	}
+}
+
+static void test_long_comment_is_fine(void **state)
+{
+	(void)state;
+	char text[1024];
+	int used = snprintf(text, sizeof(text), "[main]\ncpus: 2   # ");
+
+	memset(text + used, 'c', 600);
+	strcpy(text + used + 600, "\nnice: 1\n");
+	load_ok(text);
+	assert_int_equal(cpulist_count(&plan.main.cpus), 1);
+	assert_true(cpulist_contains(&plan.main.cpus, 2));
+	assert_int_equal(plan.main.nice, 1);
+}
+
+/* ---- plan_load_file ----------------------------------------------------- */
+
+static char temp_path[64];
+
+/* Writes length bytes of text to a new temporary file (temp_path). */
+static void write_temp(const char *text, size_t length)
+{
+	int fd;
+
+	snprintf(temp_path, sizeof(temp_path), "/tmp/test_parse.XXXXXX");
+	fd = mkstemp(temp_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, length), (ssize_t)length);
+	close(fd);
+}
+
+static void test_load_file(void **state)
+{
+	(void)state;
+	const char text[] = "[main]\ncpus: 2\n[thread x]\nspread: 0-1\n";
+
+	write_temp(text, strlen(text));
+	assert_int_equal(plan_load_file(&plan, temp_path, &error), 0);
+	assert_string_equal(plan.source, temp_path);
+	assert_true(cpulist_contains(&plan.main.cpus, 2));
+	assert_true(plan.rules[0].action.spread);
+	unlink(temp_path);
+}
+
+static void test_load_file_error_names_it(void **state)
+{
+	(void)state;
+	const char text[] = "[main]\n\ncpu: 2\n";
+
+	write_temp(text, strlen(text));
+	assert_int_equal(plan_load_file(&plan, temp_path, &error), -1);
+	assert_string_equal(error.file, temp_path);
+	assert_int_equal(error.line, 3);
+	assert_message_has("'cpu'", "did you mean 'cpus'", NULL);
+	unlink(temp_path);
+}
+
+static void test_load_file_missing(void **state)
+{
+	(void)state;
+	assert_int_equal(plan_load_file(&plan, "/nonexistent/klipper-pin.conf",
+					&error),
+			 -1);
+	assert_string_equal(error.file, "/nonexistent/klipper-pin.conf");
+	assert_int_equal(error.line, 0);
+	assert_message_has("cannot read", strerror(ENOENT), NULL);
+	assert_null(plan.source);
+}
+
+static void test_load_file_unreadable(void **state)
+{
+	(void)state;
+	const char text[] = "[main]\ncpus: 2\n";
+
+	if (geteuid() == 0)
+		skip(); /* root reads it anyway */
+	write_temp(text, strlen(text));
+	assert_int_equal(chmod(temp_path, 0), 0);
+	assert_int_equal(plan_load_file(&plan, temp_path, &error), -1);
+	assert_int_equal(error.line, 0);
+	assert_message_has("cannot read", strerror(EACCES), NULL);
+	unlink(temp_path);
+}
+
+static void test_load_file_directory(void **state)
+{
+	(void)state;
+	/* fopen succeeds on a directory; reading it fails */
+	assert_int_equal(plan_load_file(&plan, "/tmp", &error), -1);
+	assert_string_equal(error.file, "/tmp");
+	assert_message_has("cannot read", NULL);
+}
+
+static void test_load_file_long_line(void **state)
+{
+	(void)state;
+	char *text = long_match_line(5000);
+
+	write_temp(text, strlen(text));
+	assert_int_equal(plan_load_file(&plan, temp_path, &error), -1);
+	assert_int_equal(error.line, 2);
+	assert_message_has("too long", NULL);
+	unlink(temp_path);
+	free(text);
+}
+
+static void test_load_file_nul_byte(void **state)
+{
+	(void)state;
+	const char text[] = "[main]\ncpus: 2\0 3\n";
+
+	write_temp(text, sizeof(text) - 1);
+	assert_int_equal(plan_load_file(&plan, temp_path, &error), -1);
+	assert_int_equal(error.line, 2);
+	assert_message_has("NUL", NULL);
+	unlink(temp_path);
+}
+
+static void test_load_file_crlf_and_bom(void **state)
+{
+	(void)state;
+	const char text[] = "\xEF\xBB\xBF[main]\r\ncpus: 2 # c\r\n"
+			    "[children]\r\ncpus: 0-1\r\n";
+
+	write_temp(text, strlen(text));
+	assert_int_equal(plan_load_file(&plan, temp_path, &error), 0);
+	assert_int_equal(cpulist_count(&plan.main.cpus), 1);
+	assert_true(cpulist_contains(&plan.main.cpus, 2));
+	assert_int_equal(cpulist_count(&plan.children.cpus), 2);
+	unlink(temp_path);
+}
+
+static void test_last_line_without_newline(void **state)
+{
+	(void)state;
+	load_ok("[main]\ncpus: 5");
+	assert_true(cpulist_contains(&plan.main.cpus, 5));
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_empty_file_gives_defaults),
+		T(test_log_destinations),
+		T(test_log_relative_path_is_an_error),
+		T(test_log_format),
+		T(test_strict),
+		T(test_empty_value_is_an_error),
+		T(test_main_section),
+		T(test_children_section),
+		T(test_equals_sign_and_spaced_header),
+		T(test_thread_section_every_key),
+		T(test_thread_rules_keep_file_order),
+		T(test_pattern_alternatives_trimmed),
+		T(test_empty_pattern_alternative_is_an_error),
+		T(test_match_index_zero_is_an_error),
+		T(test_match_index_large_numbers),
+		T(test_cpus_all_and_inherit),
+		T(test_spread),
+		T(test_spread_inherit_is_an_error),
+		T(test_rename),
+		T(test_policies),
+		T(test_priority_out_of_range),
+		T(test_priority_needs_fifo_or_rr),
+		T(test_fifo_needs_priority),
+		T(test_nice_range),
+		T(test_bad_cpu_lists),
+		T(test_highest_cpu_parses),
+		T(test_cpus_and_spread_both),
+		T(test_unknown_section),
+		T(test_unknown_section_near_miss),
+		T(test_malformed_section_header),
+		T(test_thread_without_name),
+		T(test_unknown_key_with_suggestion),
+		T(test_unknown_key_without_suggestion),
+		T(test_key_in_wrong_section),
+		T(test_key_before_any_section),
+		T(test_malformed_line),
+		T(test_duplicate_key),
+		T(test_duplicate_section),
+		T(test_comments),
+		T(test_hash_inside_value_is_kept),
+		T(test_comment_keeps_line_numbers),
+		T(test_crlf_line_endings),
+		T(test_utf8_bom),
+		T(test_line_under_the_limit_is_whole),
+		T(test_line_too_long_is_an_error),
+		T(test_no_line_length_cuts_a_value),
+		T(test_long_comment_is_fine),
+		T(test_load_file),
+		T(test_load_file_error_names_it),
+		T(test_load_file_missing),
+		T(test_load_file_unreadable),
+		T(test_load_file_directory),
+		T(test_load_file_long_line),
+		T(test_load_file_nul_byte),
+		T(test_load_file_crlf_and_bom),
+		T(test_last_line_without_newline),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
