@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "describe.h"
@@ -266,10 +267,19 @@ static int run_command(const struct options *options, char **command)
 		return 0;
 	}
 
+	/* Children log to stderr only where it is still this one. */
+	struct stat stderr_info;
+	char stderr_id[64] = "none";
+
+	if (fstat(STDERR_FILENO, &stderr_info) == 0)
+		snprintf(stderr_id, sizeof(stderr_id), "%llu:%llu",
+			 (unsigned long long)stderr_info.st_dev,
+			 (unsigned long long)stderr_info.st_ino);
 	preload = preload_with(shim);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	if (!preload || setenv("LD_PRELOAD", preload, 1) ||
 	    setenv("KLIPPER_PIN_PID", pid, 1) ||
+	    setenv("KLIPPER_PIN_STDERR", stderr_id, 1) ||
 	    (config[0] ? setenv("KLIPPER_PIN_CONFIG", config, 1)
 		       : unsetenv("KLIPPER_PIN_CONFIG")) ||
 	    (options->log && setenv("KLIPPER_PIN_LOG", options->log, 1)) ||

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -368,9 +369,25 @@ static void shim_after_fork_child(void)
 	shim_busy--;
 }
 
+/* Is our stderr the one the launcher had ("dev:inode" in the
+ * environment)? */
+static bool shim_same_stderr(void)
+{
+	const char *launched = getenv("KLIPPER_PIN_STDERR");
+	char mine[64];
+	struct stat info;
+
+	if (!launched || fstat(STDERR_FILENO, &info) != 0)
+		return false;
+	snprintf(mine, sizeof(mine), "%llu:%llu",
+		 (unsigned long long)info.st_dev,
+		 (unsigned long long)info.st_ino);
+	return strcmp(mine, launched) == 0;
+}
+
 /* The plan: the launcher's config (it checked it already), else
  * /etc/klipper-pin.conf, else the built-in plan. */
-static int shim_load_plan(void)
+static int shim_load_plan(enum shim_role role)
 {
 	cpu_set_t *online = CPU_ALLOC(CPULIST_MAX_CPU + 1);
 	const char *path = getenv("KLIPPER_PIN_CONFIG");
@@ -401,6 +418,10 @@ static int shim_load_plan(void)
 		failed = plan_set_log(&shim_plan, log, &error);
 	if (!failed && format && *format)
 		failed = plan_set_log_format(&shim_plan, format, &error);
+	if (failed && role != SHIM_TARGET) {
+		plan_free(&shim_plan);
+		return -1;
+	}
 	if (failed) {
 		/* The launcher checked the config; it changed since, or the
 		 * shim was preloaded by hand. Say so, then place nothing. */
@@ -416,6 +437,11 @@ static int shim_load_plan(void)
 		shim_log_close();
 		return -1;
 	}
+	/* A child's stderr may be a pipe its parent reads: log there only
+	 * when it is the launched program's own stderr. */
+	if (role == SHIM_CHILD && shim_plan.log == PLAN_LOG_STDERR &&
+	    !shim_same_stderr())
+		shim_plan.log = PLAN_LOG_NONE;
 	shim_log_open(&shim_plan);
 	return 0;
 }
@@ -436,7 +462,7 @@ static void shim_init(void)
 	role = target && *target && strtol(target, NULL, 10) != pid
 		       ? SHIM_CHILD
 		       : SHIM_TARGET;
-	if (shim_load_plan() != 0)
+	if (shim_load_plan(role) != 0)
 		goto off;
 	if (role == SHIM_TARGET) {
 		if (pthread_key_create(&shim_exit_key, shim_thread_exit) != 0)

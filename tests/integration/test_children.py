@@ -69,3 +69,18 @@ def test_python_subprocess_and_multiprocessing_children(run):
     fork, = result.lines("forkchild")
     expect_equal(fork["cpus"], "1", "multiprocessing fork child")
     expect(len(result.logged("child")) >= 3, "child events logged")
+
+
+def test_a_child_whose_stderr_is_captured_gets_no_log_lines(run):
+    # The parent reads the child's stderr: log lines there would change
+    # what it sees. The launched program's own stderr still gets them.
+    script = ("import subprocess, sys\n"
+              f"r = subprocess.run([{run.build.report_cpus!r}, 'x'],"
+              " capture_output=True)\n"
+              "print('captured', repr(r.stderr.decode()))\n")
+    result = run.run([run.build.launcher, "-c",
+                      run.write("p.conf", PLAN), "--", PYTHON, "-c", script])
+    expect_equal(result.returncode, 0, f"exit status: {result.stderr}")
+    expect_equal(result.stdout.strip(), "captured ''",
+                 "nothing in the captured stderr")
+    expect("event=main" in result.stderr, "the program's own log lines")
