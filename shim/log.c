@@ -69,8 +69,39 @@ static void log_signed(struct log_buffer *b, long long value)
 	}
 }
 
+/* The length of the well-formed UTF-8 character at p, or 0 if it is not
+ * one (a stray byte, an overlong form, a surrogate, a cut sequence). */
+static size_t log_utf8_length(const unsigned char *p)
+{
+	size_t length;
+	unsigned long code, least;
+
+	if (*p >= 0xc2 && *p <= 0xdf)
+		length = 2;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		length = 3;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		length = 4;
+	else
+		return 0;
+	code = *p & (0x7fu >> length);
+	least = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000;
+	/* stops at a NUL, which is no continuation byte */
+	for (size_t i = 1; i < length; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		code = code << 6 | (p[i] & 0x3fu);
+	}
+	if (code < least || code > 0x10ffff ||
+	    (code >= 0xd800 && code <= 0xdfff))
+		return 0;
+	return length;
+}
+
 /* A string as JSON: quoted, with quotes, backslashes and controls
- * escaped. Bytes above 0x7f pass as they are (names are UTF-8 or bytes). */
+ * escaped. UTF-8 passes as it is; any other byte above 0x7f (as when the
+ * kernel cut a name at 15 bytes inside a character) is written \u00XX so
+ * that the line stays valid JSON, which must be UTF-8. */
 static void log_json_string(struct log_buffer *b, const char *text)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -90,10 +121,16 @@ static void log_json_string(struct log_buffer *b, const char *text)
 			log_put(b, "\\n", 2);
 		} else if (*p == '\t') {
 			log_put(b, "\\t", 2);
-		} else if (*p < 0x20 || *p == 0x7f) {
+		} else if (*p < 0x20 || *p == 0x7f ||
+			   (*p > 0x7f && !log_utf8_length(p))) {
 			escape[4] = hex[*p >> 4];
 			escape[5] = hex[*p & 15];
 			log_put(b, escape, 6);
+		} else if (*p > 0x7f) {
+			size_t length = log_utf8_length(p);
+
+			log_put(b, (const char *)p, length);
+			p += length - 1;
 		} else {
 			log_put(b, (const char *)p, 1);
 		}
@@ -102,10 +139,11 @@ static void log_json_string(struct log_buffer *b, const char *text)
 }
 
 /* A value in the text format: bare when plain, else quoted and escaped
- * like a C string, so that a line always splits cleanly on spaces. */
+ * like a C string, so that a line always splits cleanly on spaces. A bare
+ * "-" stands for NULL, so the string "-" is quoted. */
 static void log_text_value(struct log_buffer *b, const char *text)
 {
-	bool plain = text && *text;
+	bool plain = text && *text && strcmp(text, "-") != 0;
 
 	if (!text) {
 		log_puts(b, "-");
