@@ -97,6 +97,10 @@ struct parse_state {
 
 static void parse_fail(struct parse_state *state, int line,
 		       const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void parse_fail(struct parse_state *state, int line,
+		       const char *format, ...)
 {
 	va_list args;
 
@@ -378,7 +382,7 @@ static char *parse_reader(char *buffer, int size, void *stream)
 		char *line = state->line;
 
 		if (state->lineno == 1 && strncmp(line, "\xEF\xBB\xBF", 3) == 0)
-			memmove(line, line + 3, strlen(line + 3) + 1);
+			line += 3; /* a UTF-8 byte order mark */
 		parse_strip_comment(line);
 		parse_trim(line);
 		if (line[0] == '\0') {
@@ -412,10 +416,11 @@ static char *parse_reader(char *buffer, int size, void *stream)
 	}
 }
 
+/* Keys are matched without regard to case, as Klipper's config reader does. */
 static int parse_key_of(const char *name)
 {
 	for (int key = 0; key < KEY_COUNT; key++)
-		if (strcmp(parse_keys[key].name, name) == 0)
+		if (strcasecmp(parse_keys[key].name, name) == 0)
 			return key;
 	return -1;
 }

@@ -60,6 +60,10 @@ void plan_free(struct plan *plan)
 
 static void plan_error_set(struct plan_error *error, const char *file,
 			   int line, const char *format, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void plan_error_set(struct plan_error *error, const char *file,
+			   int line, const char *format, ...)
 {
 	va_list args;
 
@@ -148,6 +152,9 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 	if (CPU_COUNT_S(setsize, missing) || CPU_COUNT_S(setsize, wanted) == 0) {
 		char text[1024];
 
+		const char *cpu_word = CPU_COUNT_S(setsize, missing) > 1 ? "CPUs"
+									 : "CPU";
+
 		plan_action_label(plan, action, label, sizeof(label));
 		cpulist_format(missing, setsize, missing_text,
 			       sizeof(missing_text));
@@ -157,19 +164,23 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 		CPU_FREE(wanted);
 		if (plan->strict) {
 			plan_error_set(error, plan->source, action->cpus_line,
-				       "CPU %s in %s is not online here "
-				       "(online: %s) and strict is on",
-				       missing_text, label, online_text);
+				       "%s %s in %s %s not online here (online: "
+				       "%s) and strict is on",
+				       cpu_word, missing_text, label,
+				       cpu_word[3] ? "are" : "is", online_text);
 			return -1;
 		}
 		snprintf(text, sizeof(text),
-			 "%s:%d: CPU %s in %s is not online here (online: %s): "
+			 "%s:%d: %s %s in %s %s not online here (online: %s): "
 			 "that placement is skipped",
 			 plan->source ? plan->source : "built-in",
-			 action->cpus_line, missing_text, label, online_text);
+			 action->cpus_line, cpu_word, missing_text, label,
+			 cpu_word[3] ? "are" : "is", online_text);
 		action->skipped = true;
-		return plan_add_warning(plan, text) ? plan_error_set(
-			       error, plan->source, 0, "out of memory"), -1 : 0;
+		if (plan_add_warning(plan, text) == 0)
+			return 0;
+		plan_error_set(error, plan->source, 0, "out of memory");
+		return -1;
 	}
 	CPU_FREE(missing);
 

@@ -191,9 +191,10 @@ static void log_number_field(struct log_buffer *b, enum plan_log_format format,
 	log_signed(b, value);
 }
 
+/* brief: only what identifies the event, and its message. */
 static void log_event_fields(struct log_buffer *b,
 			     const struct shim_log_event *e,
-			     enum plan_log_format format)
+			     enum plan_log_format format, bool brief)
 {
 	if (format == PLAN_FORMAT_JSON) {
 		char micros[8];
@@ -213,7 +214,9 @@ static void log_event_fields(struct log_buffer *b,
 	}
 	log_number_field(b, format, "tid", e->tid);
 	log_string_field(b, format, "event", e->event);
-	if (e->message) {
+	/* A text config line is just its message; JSON keeps every field,
+	 * so that each line has the same ones. */
+	if (brief || (e->message && format == PLAN_FORMAT_TEXT)) {
 		log_string_field(b, format, "message", e->message);
 		return;
 	}
@@ -234,6 +237,8 @@ static void log_event_fields(struct log_buffer *b,
 		log_puts(b, "null");
 	}
 	log_string_field(b, format, "result", e->result);
+	if (e->message)
+		log_string_field(b, format, "message", e->message);
 }
 
 size_t shim_log_format(const struct shim_log_event *event,
@@ -242,7 +247,7 @@ size_t shim_log_format(const struct shim_log_event *event,
 	struct log_buffer b = { buf, len, 0, false };
 
 	buf[0] = '\0';
-	log_event_fields(&b, event, format);
+	log_event_fields(&b, event, format, false);
 	if (format == PLAN_FORMAT_JSON)
 		log_puts(&b, "}");
 	log_puts(&b, "\n");
@@ -255,7 +260,7 @@ size_t shim_log_format(const struct shim_log_event *event,
 		};
 
 		b = (struct log_buffer){ buf, len, 0, false };
-		log_event_fields(&b, &cut, format);
+		log_event_fields(&b, &cut, format, true);
 		if (format == PLAN_FORMAT_JSON)
 			log_puts(&b, "}");
 		log_puts(&b, "\n");

@@ -573,6 +573,10 @@ static void test_json_config_event(void **state)
 	assert_number_field(&fields, "pid", "77");
 	assert_number_field(&fields, "ts", "1767225600.000000");
 	assert_string_field(&fields, "message", event.message);
+	/* Every line has the same fields: the placement ones are null. */
+	assert_null_field(&fields, "library");
+	assert_null_field(&fields, "cpus");
+	assert_null_field(&fields, "result");
 }
 
 /* ---- text ---------------------------------------------------------------- */

@@ -864,12 +864,23 @@ static void test_last_line_without_newline(void **state)
 	assert_true(cpulist_contains(&plan.main.cpus, 5));
 }
 
+/* Klipper's config reader ignores the case of keys; so does this one. */
+static void test_keys_ignore_case(void **state)
+{
+	(void)state;
+	load_ok("[main]\nCPUS: 1\nPolicy: batch\n");
+	assert_int_equal(plan.main.cpus_kind, PLAN_CPUS_LIST);
+	assert_true(cpulist_contains(&plan.main.cpus, 1));
+	assert_int_equal(plan.main.policy, PLAN_POLICY_BATCH);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_empty_file_gives_defaults),
+		T(test_keys_ignore_case),
 		T(test_log_destinations),
 		T(test_log_relative_path_is_an_error),
 		T(test_log_format),
