@@ -494,7 +494,7 @@ static void test_partly_offline_list_is_skipped_whole(void **state)
 	/* names the rule, the line, and only the CPUs missing */
 	if (!strstr(plan.warnings[0], "test.conf:3:") ||
 	    !strstr(plan.warnings[0], "[thread serial]") ||
-	    !strstr(plan.warnings[0], "CPUs 3,6 are not online"))
+	    !strstr(plan.warnings[0], "CPUs 3,6 in [thread serial] are not online"))
 		fail_msg("unexpected warning '%s'", plan.warnings[0]);
 	/* the action still does its other parts: none here */
 	assert_false(plan_action_does_something(action));
