@@ -13,12 +13,35 @@ WARNINGS = -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes \
 ifeq ($(CI),true)
 WARNINGS += -Werror
 endif
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) \
+HARDENING = -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+LDHARDENING = -Wl,-z,relro,-z,now
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) $(CFLAGS) \
 	     -Iconfig -Ishim -Ilauncher -pthread
+ALL_LDFLAGS = $(LDHARDENING) $(LDFLAGS)
 LDLIBS_INIH = -linih
 
 VERSION = 0.1.0
 BUILD = build
+
+# SANITIZE=address,undefined or SANITIZE=thread: a build of its own, in
+# build-address-undefined/ or build-thread/. Programs run under the shim
+# then get the sanitizer's runtime first in LD_PRELOAD (tests/run-all).
+ifneq ($(SANITIZE),)
+comma := ,
+BUILD = build-$(subst $(comma),-,$(SANITIZE))
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+ifneq ($(findstring address,$(SANITIZE)),)
+SANITIZER_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
+else ifneq ($(findstring thread,$(SANITIZE)),)
+SANITIZER_RUNTIME = $(shell $(CC) -print-file-name=libtsan.so)
+else
+SANITIZER_RUNTIME = $(shell $(CC) -print-file-name=libubsan.so)
+endif
+# What tests/run-all puts first in LD_PRELOAD for programs under the shim.
+export KLIPPER_PIN_TEST_PRELOAD = $(SANITIZER_RUNTIME)
+export SANITIZE
+endif
 
 CONFIG_SRC = config/cpulist.c config/plan.c config/parse.c
 SHIM_SRC = shim/shim.c shim/log.c shim/lookup.c shim/place.c
@@ -31,12 +54,12 @@ $(BUILD):
 
 $(BUILD)/klipper-pin: $(LAUNCHER_SRC) $(CONFIG_SRC) config/*.h launcher/*.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -DVERSION='"$(VERSION)"' -DLIBDIR='"$(LIBDIR)"' \
-		-o $@ $(LAUNCHER_SRC) $(CONFIG_SRC) $(LDFLAGS) $(LDLIBS_INIH)
+		-o $@ $(LAUNCHER_SRC) $(CONFIG_SRC) $(ALL_LDFLAGS) $(LDLIBS_INIH)
 
 $(BUILD)/libklipper-pin.so: $(SHIM_SRC) $(CONFIG_SRC) config/*.h shim/*.h shim/exports.map | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden \
-		-Wl,--version-script=shim/exports.map -Wl,-z,relro,-z,now \
-		-o $@ $(SHIM_SRC) $(CONFIG_SRC) $(LDFLAGS) $(LDLIBS_INIH) -ldl
+		-Wl,--version-script=shim/exports.map \
+		-o $@ $(SHIM_SRC) $(CONFIG_SRC) $(ALL_LDFLAGS) $(LDLIBS_INIH) -ldl
 
 
 
@@ -48,15 +71,15 @@ FIXTURE_LIBS = $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%.so,$(wildcard t
 
 $(BUILD)/tests/%: tests/unit/%.c $(CONFIG_SRC) shim/log.c config/*.h shim/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(CONFIG_SRC) shim/log.c $(LDFLAGS) -lcmocka $(LDLIBS_INIH)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CONFIG_SRC) shim/log.c $(ALL_LDFLAGS) -lcmocka $(LDLIBS_INIH)
 
 $(BUILD)/fixtures/%.so: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(ALL_LDFLAGS)
 
 $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) -ldl
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -ldl
 
 unit: $(UNIT_TESTS)
 	@tests/run-unit $(UNIT_TESTS)
@@ -74,7 +97,7 @@ demo: all $(BUILD)/demo/klippy-demo
 
 $(BUILD)/demo/klippy-demo: demo/klippy-demo.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
 
 bench: all
 	@bench/run $(BUILD)

@@ -10,6 +10,18 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYTHON = "/usr/bin/python3"
+SANITIZER_RUNTIME = os.environ.get("KLIPPER_PIN_TEST_PRELOAD", "")
+SANITIZED = bool(os.environ.get("SANITIZE"))
+
+
+def need_own_pthread_create():
+    """Under a sanitizer its runtime comes first in LD_PRELOAD and its
+    pthread_create interceptor calls the shim's with a start routine of
+    its own: the shim then sees the sanitizer's library, not the program's."""
+    if SANITIZED:
+        raise Skip("the sanitizer's pthread_create interceptor hides the "
+                   "program's start routine and caller; the plain "
+                   "`make check` runs this test")
 
 
 class Skip(Exception):
@@ -92,7 +104,12 @@ class Runner:
     def env(self, extra=None):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("KLIPPER_PIN_") and k != "LD_PRELOAD"}
+        # A sanitizer build's shim needs the sanitizer's runtime first.
+        if SANITIZER_RUNTIME:
+            env["LD_PRELOAD"] = SANITIZER_RUNTIME
         env.update(extra or {})
+        if SANITIZER_RUNTIME and "LD_PRELOAD" in (extra or {}):
+            env["LD_PRELOAD"] = SANITIZER_RUNTIME + " " + extra["LD_PRELOAD"]
         return env
 
     def launch(self, command, config=None, options=(), env=None,

@@ -5,7 +5,7 @@ import shutil
 
 import json
 
-from harness import (Skip, expect, expect_equal, need_cpus, online_cpus,
+from harness import (SANITIZED, Skip, expect, expect_equal, need_cpus, online_cpus,
                      parse_fields)
 
 
@@ -131,6 +131,9 @@ def test_a_process_that_is_not_the_target_gets_only_children(run):
 
 
 def test_valgrind_finds_no_error_and_no_leak(run):
+    if SANITIZED:
+        raise Skip("valgrind cannot run a sanitizer build; the plain "
+                   "`make check` runs this test")
     if not shutil.which("valgrind"):
         raise Skip("valgrind is not installed (the README's install step "
                    "installs it)")

@@ -3,7 +3,7 @@ configs (and the program never started), check, dry-run, options, and the
 environment it hands on."""
 import os
 
-from harness import expect, expect_equal
+from harness import SANITIZER_RUNTIME, expect, expect_equal
 
 BAD_CONFIGS = [
     # (config text, line, words the message must have)
@@ -88,12 +88,14 @@ def test_same_pid_and_environment(run):
                      env={"LD_PRELOAD": "libc.so.6"})
     pid, target, *preload = result.stdout.split()
     expect_equal(pid, target, "the program runs as the launcher's PID")
-    expect_equal(preload, ["libc.so.6", run.build.shim],
+    runtime = [SANITIZER_RUNTIME] if SANITIZER_RUNTIME else []
+    expect_equal(preload, runtime + ["libc.so.6", run.build.shim],
                  "LD_PRELOAD keeps its entries, the shim added last")
     nested = run.run([run.build.launcher, "--log", "none", "--",
                       run.build.launcher, "--log", "none", "--", "/bin/sh",
                       "-c", 'echo "$LD_PRELOAD"'])
-    expect_equal(nested.stdout.split(), [run.build.shim], "the shim once")
+    expect_equal(nested.stdout.split(), runtime + [run.build.shim],
+                 "the shim once")
 
 
 def test_config_chosen_by_option_then_environment(run):

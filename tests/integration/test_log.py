@@ -4,7 +4,7 @@ import os
 import re
 import time
 
-from harness import expect, expect_equal, need_cpus
+from harness import SANITIZED, expect, expect_equal, need_cpus
 
 FIELDS = {"ts", "pid", "tid", "event", "seq", "library", "symbol", "caller",
           "name", "rule", "want", "cpus", "policy", "priority", "nice",
@@ -41,12 +41,14 @@ def test_json_log_field_by_field(run):
                   main_event["want"], main_event["cpus"]),
                  (main_event["pid"], 0, "main", "0", "0"), "main event")
     expect_equal(created["tid"], int(before["tid"]), "tid of the thread")
-    expect_equal((created["seq"], created["library"], created["symbol"],
-                  created["caller"], created["rule"], created["want"],
+    expect_equal((created["seq"], created["rule"], created["want"],
                   created["cpus"], created["policy"], created["priority"],
                   created["result"]),
-                 (1, "placeme", None, "placeme", "all", "0", "0", "other", 0,
-                  "ok"), "thread event")
+                 (1, "all", "0", "0", "other", 0, "ok"), "thread event")
+    if not SANITIZED:  # a sanitizer's interceptor hides these
+        expect_equal((created["library"], created["symbol"],
+                      created["caller"]), ("placeme", None, "placeme"),
+                     "start routine and caller")
     expect_equal(renamed["name"], 'serialq "mcu"\\', "a name needing escapes")
     expect_equal((renamed["tid"], renamed["seq"], renamed["rule"],
                   renamed["want"], renamed["cpus"], renamed["policy"],

@@ -2,7 +2,7 @@
 creating a thread, each thread's CPUs read from inside it and from /proc."""
 import os
 
-from harness import expect, expect_equal, need_cpus
+from harness import expect, expect_equal, need_cpus, need_own_pthread_create
 
 MAIN0_THREADS1 = """
 [main]
@@ -117,6 +117,7 @@ def test_eight_threads_create_a_thousand_each_concurrently(run):
 
 def test_threads_of_a_dlopened_library_by_library_then_name(run):
     need_cpus(2)
+    need_own_pthread_create()
     result = run.launch([run.build.placeme, "dlopen", run.build.spawner,
                          "3", "serialq mcu"], """
 [main]
