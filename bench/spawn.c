@@ -41,8 +41,8 @@ static double spawn_quantile(const double *sorted, long count, double q)
 
 	if (below + 1 >= count)
 		return sorted[count - 1];
-	return sorted[below] + (at - (double)below) *
-				       (sorted[below + 1] - sorted[below]);
+	return sorted[below] +
+	       (at - (double)below) * (sorted[below + 1] - sorted[below]);
 }
 
 /* Runs command once; its time in microseconds, or -1 after saying why. */
@@ -68,8 +68,8 @@ static double spawn_once(char **command)
 		}
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "spawn: '%s' failed (status %#x)\n",
-			command[0], (unsigned)status);
+		fprintf(stderr, "spawn: '%s' failed (status %#x)\n", command[0],
+			(unsigned)status);
 		return -1;
 	}
 	return (double)(end.tv_sec - start.tv_sec) * 1e6 +

@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 
 	printf("threads=%ld ns=%lld on_cpu1=%ld\n", count,
 	       (long long)(end.tv_sec - start.tv_sec) * 1000000000LL +
-		       (end.tv_nsec - start.tv_nsec),
+		   (end.tv_nsec - start.tv_nsec),
 	       on_cpu1);
 	if (place)
 		pthread_attr_destroy(&placed);
