@@ -207,6 +207,11 @@ size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 		char item[48];
 		int width;
 
+		/* Skip empty words whole: a set may be 8192 CPUs wide. */
+		if (n % __NCPUBITS == 0 && set->__bits[n / __NCPUBITS] == 0) {
+			n += __NCPUBITS - 1;
+			continue;
+		}
 		if (!CPU_ISSET_S(n, setsize, set))
 			continue;
 		while (end + 1 < bits && CPU_ISSET_S(end + 1, setsize, set))

@@ -65,25 +65,30 @@ static const char *place_policy_name(int policy)
 	return "unknown";
 }
 
-void shim_place(const struct plan_action *action, pid_t tid,
-		struct shim_placement *p)
+size_t shim_kernel_setsize(void)
+{
+	cpu_set_t probe[CPULIST_SETSIZE / sizeof(cpu_set_t)];
+
+	for (size_t size = sizeof(unsigned long); size <= CPULIST_SETSIZE;
+	     size *= 2)
+		if (sched_getaffinity(0, size, probe) == 0)
+			return size;
+	return CPULIST_SETSIZE;
+}
+
+void shim_place(const struct plan_action *action, pid_t tid, size_t setsize,
+		bool read_back, struct shim_placement *p)
 {
 	cpu_set_t now[CPULIST_SETSIZE / sizeof(cpu_set_t)];
 	int saved = errno;
 
 	snprintf(p->result, sizeof(p->result), "ok");
-	if (p->want)
-		cpulist_format(p->want, CPULIST_SETSIZE, p->want_text,
-			       sizeof(p->want_text));
-	else
-		snprintf(p->want_text, sizeof(p->want_text), "inherit");
-
 	if (action->skipped)
 		place_note(p, "skipped: CPU not online", 0);
 	if (p->affinity_error)
 		place_note(p, "affinity", p->affinity_error);
 	else if (p->want && !p->affinity_done &&
-		 sched_setaffinity(tid, CPULIST_SETSIZE, p->want) != 0)
+		 sched_setaffinity(tid, setsize, p->want) != 0)
 		place_note(p, "affinity", errno);
 
 	if (action->policy != PLAN_POLICY_UNSET) {
@@ -100,11 +105,20 @@ void shim_place(const struct plan_action *action, pid_t tid,
 	if (action->has_nice && setpriority(PRIO_PROCESS, (id_t)tid,
 					    action->nice) != 0)
 		place_note(p, "nice", errno);
+	if (!read_back) {
+		errno = saved;
+		return;
+	}
 
 	/* What the kernel says now, whatever was asked. */
-	memset(now, 0, sizeof(now));
-	if (sched_getaffinity(tid, CPULIST_SETSIZE, now) == 0)
-		cpulist_format(now, CPULIST_SETSIZE, p->cpus_text,
+	if (p->want)
+		cpulist_format(p->want, setsize, p->want_text,
+			       sizeof(p->want_text));
+	else
+		snprintf(p->want_text, sizeof(p->want_text), "inherit");
+	memset(now, 0, setsize);
+	if (sched_getaffinity(tid, setsize, now) == 0)
+		cpulist_format(now, setsize, p->cpus_text,
 			       sizeof(p->cpus_text));
 	else
 		snprintf(p->cpus_text, sizeof(p->cpus_text), "?");
@@ -112,8 +126,11 @@ void shim_place(const struct plan_action *action, pid_t tid,
 	struct sched_param param = { 0 };
 
 	p->policy = policy < 0 ? "?" : place_policy_name(policy);
-	p->priority = sched_getparam(tid, &param) == 0 ? param.sched_priority
-						      : 0;
+	p->priority = 0;
+	policy &= ~SCHED_RESET_ON_FORK;
+	if ((policy == SCHED_FIFO || policy == SCHED_RR) &&
+	    sched_getparam(tid, &param) == 0)
+		p->priority = param.sched_priority;
 	errno = 0;
 	p->nice = getpriority(PRIO_PROCESS, (id_t)tid);
 	p->has_nice = errno == 0;

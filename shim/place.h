@@ -30,11 +30,17 @@ struct shim_placement {
 
 /*
  * Applies action to thread tid (a thread of this process; 0 for the
- * calling thread) and fills the read-back fields of placement. Keeps errno.
+ * calling thread) and fills placement->result; with read_back, also what
+ * the kernel reports afterwards, reading CPU sets setsize bytes wide (at
+ * least the kernel's own size: see shim_kernel_setsize). Keeps errno.
  * Never fails: what the kernel refuses is written into placement->result.
  */
-void shim_place(const struct plan_action *action, pid_t tid,
-		struct shim_placement *placement);
+void shim_place(const struct plan_action *action, pid_t tid, size_t setsize,
+		bool read_back, struct shim_placement *placement);
+
+/* The size of the kernel's CPU sets, in bytes (what sched_getaffinity
+ * accepts at the least), or CPULIST_SETSIZE when it cannot tell. */
+size_t shim_kernel_setsize(void);
 
 /* The symbolic name of an errno value ("EPERM"), for log results. */
 const char *shim_errno_name(int error);

@@ -55,6 +55,8 @@ static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static struct plan shim_plan;
 static atomic_ulong shim_seq;          /* creation numbers */
 static size_t shim_setsize;            /* bytes of a set, for the kernel */
+static pid_t shim_pid;                 /* this process, for the log */
+static bool shim_logging;              /* read back and log placements */
 static pthread_key_t shim_exit_key;    /* its destructor ends a record */
 
 /* Set while the shim's own code runs on this thread: anything it calls
@@ -171,9 +173,11 @@ static void shim_log_placement(const char *event, pid_t tid,
 			       const char *name, const char *rule,
 			       const struct shim_placement *p)
 {
+	if (!shim_logging)
+		return;
 	struct shim_log_event e = {
 		.event = event,
-		.pid = getpid(),
+		.pid = shim_pid,
 		.tid = tid,
 		.seq = facts ? facts->seq : 0,
 		.library = facts ? facts->library : NULL,
@@ -198,7 +202,7 @@ static void shim_log_config(const char *message)
 {
 	struct shim_log_event e = {
 		.event = "config",
-		.pid = getpid(),
+		.pid = shim_pid,
 		.tid = shim_gettid(),
 		.message = message,
 	};
@@ -235,8 +239,9 @@ static void shim_place_process(struct plan_action *action, const char *event,
 
 	if (shim_want(action, plan_action_next_cpu(action), want))
 		p.want = want;
-	shim_place(action, tid, &p);
-	shim_real.prctl(PR_GET_NAME, (unsigned long)name, 0, 0, 0);
+	shim_place(action, tid, shim_setsize, shim_logging, &p);
+	if (shim_logging)
+		shim_real.prctl(PR_GET_NAME, (unsigned long)name, 0, 0, 0);
 	shim_log_placement(event, tid, NULL, name, rule, &p);
 }
 
@@ -263,8 +268,11 @@ static __attribute__((noinline)) void shim_place_created(
 			p.want = want;
 		p.affinity_done = record->affinity_done;
 		p.affinity_error = record->affinity_error;
-		shim_place(action, tid, &p);
-		shim_real.prctl(PR_GET_NAME, (unsigned long)name, 0, 0, 0);
+		shim_place(action, tid, shim_setsize, shim_logging, &p);
+		if (shim_logging)
+		if (shim_logging)
+			shim_real.prctl(PR_GET_NAME, (unsigned long)name,
+					0, 0, 0);
 		shim_log_placement("thread", tid, &record->facts, name,
 				   rule->name, &p);
 	}
@@ -313,7 +321,7 @@ static void shim_named(struct shim_thread *record, pid_t tid,
 		record->rule = rule;
 		if (shim_want(action, plan_action_next_cpu(action), want))
 			p.want = want;
-		shim_place(action, tid, &p);
+		shim_place(action, tid, shim_setsize, shim_logging, &p);
 		shim_log_placement("rename", tid, &facts, name, rule->name, &p);
 	}
 	pthread_mutex_unlock(&record->lock);
@@ -361,6 +369,7 @@ static void shim_after_fork_parent(void)
 static void shim_after_fork_child(void)
 {
 	pthread_mutex_init(&shim_registry_lock, NULL);
+	shim_pid = getpid();
 	if (atomic_load(&shim_role) != SHIM_TARGET)
 		return;
 	atomic_store(&shim_role, SHIM_CHILD);
@@ -402,9 +411,7 @@ static int shim_load_plan(enum shim_role role)
 		CPU_FREE(online);
 		return -1;
 	}
-	for (size_t cpu = 0; cpu <= CPULIST_MAX_CPU; cpu++)
-		if (CPU_ISSET_S(cpu, CPULIST_SETSIZE, online))
-			shim_setsize = CPU_ALLOC_SIZE(cpu + 1);
+	shim_setsize = shim_kernel_setsize();
 	if ((!path || !*path) && access("/etc/klipper-pin.conf", F_OK) == 0)
 		path = "/etc/klipper-pin.conf";
 	if (path && *path)
@@ -442,7 +449,8 @@ static int shim_load_plan(enum shim_role role)
 	if (role == SHIM_CHILD && shim_plan.log == PLAN_LOG_STDERR &&
 	    !shim_same_stderr())
 		shim_plan.log = PLAN_LOG_NONE;
-	shim_log_open(&shim_plan);
+	shim_logging = shim_log_open(&shim_plan) == 0 &&
+		       shim_plan.log != PLAN_LOG_NONE;
 	return 0;
 }
 
@@ -452,6 +460,7 @@ static void shim_init(void)
 	pid_t pid = getpid();
 	enum shim_role role;
 
+	shim_pid = pid;
 	shim_busy++;
 	shim_bind();
 	/* A setuid or setgid program: trust nothing from the environment. */
