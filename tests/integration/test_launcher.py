@@ -152,3 +152,17 @@ def test_help_and_version(run):
     expect("usage: klipper-pin" in help_text.stdout, help_text.stdout)
     version = run.run([run.build.launcher, "-V"])
     expect(version.stdout.startswith("klipper-pin "), version.stdout)
+
+
+def test_shim_exports_only_the_interposed_functions_unversioned(run):
+    result = run.run(["nm", "-D", "--defined-only", run.build.shim])
+    expect_equal(result.returncode, 0, f"nm: {result.stderr}")
+    exported = sorted(line.split()[-1] for line in result.stdout.splitlines()
+                      if line.split()[1] in "TtWwDdBb")
+    expect_equal(exported, ["prctl", "pthread_create", "pthread_setname_np"],
+                 "exported symbols")
+    versions = run.run(["readelf", "--dyn-syms", "--wide", run.build.shim])
+    for line in versions.stdout.splitlines():
+        if line.split()[-1:] and line.split()[-1].startswith(
+                ("prctl", "pthread_create", "pthread_setname_np")):
+            expect("@" not in line.split()[-1], f"unversioned: {line}")
