@@ -120,3 +120,16 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 .PHONY: all check unit integration bench install uninstall clean demo
+
+# ---- reliability (see README, "Reliability") --------------------------------
+FUZZ_SECONDS ?= 60
+
+# libFuzzer on the config parser and plan builder (clang).
+fuzz:
+	@tests/fuzz/run $(FUZZ_SECONDS)
+
+# Cross-build for the Pi's arm64 and armhf, tests under qemu-user.
+cross-check:
+	@tests/cross/run
+
+.PHONY: fuzz cross-check
