@@ -34,7 +34,10 @@ ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 ifneq ($(findstring address,$(SANITIZE)),)
 SANITIZER_RUNTIME = $(shell $(CC) -print-file-name=libasan.so)
 else ifneq ($(findstring thread,$(SANITIZE)),)
-SANITIZER_RUNTIME = $(shell $(CC) -print-file-name=libtsan.so)
+# ThreadSanitizer must see each thread start before the shim's code runs
+# in it: its runtime then comes after the shim (as the programs' own
+# dependency), so that its pthread_create wraps the shim's trampoline.
+SANITIZER_RUNTIME =
 else
 SANITIZER_RUNTIME = $(shell $(CC) -print-file-name=libubsan.so)
 endif

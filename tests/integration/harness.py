@@ -12,13 +12,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PYTHON = "/usr/bin/python3"
 SANITIZER_RUNTIME = os.environ.get("KLIPPER_PIN_TEST_PRELOAD", "")
 SANITIZED = bool(os.environ.get("SANITIZE"))
+THREAD_SANITIZED = "thread" in os.environ.get("SANITIZE", "")
+
+
+def need_no_thread_sanitizer(why):
+    """ThreadSanitizer cannot follow some programs (say why)."""
+    if THREAD_SANITIZED:
+        raise Skip(f"under ThreadSanitizer {why}; the plain `make check` "
+                   "runs this test")
 
 
 def need_own_pthread_create():
     """Under a sanitizer its runtime comes first in LD_PRELOAD and its
     pthread_create interceptor calls the shim's with a start routine of
     its own: the shim then sees the sanitizer's library, not the program's."""
-    if SANITIZED:
+    if SANITIZER_RUNTIME:
         raise Skip("the sanitizer's pthread_create interceptor hides the "
                    "program's start routine and caller; the plain "
                    "`make check` runs this test")

@@ -3,7 +3,8 @@ configs (and the program never started), check, dry-run, options, and the
 environment it hands on."""
 import os
 
-from harness import SANITIZER_RUNTIME, expect, expect_equal
+from harness import (SANITIZER_RUNTIME, expect, expect_equal,
+                     need_no_thread_sanitizer)
 
 BAD_CONFIGS = [
     # (config text, line, words the message must have)
@@ -83,6 +84,8 @@ def test_program_options_are_its_own(run):
 
 
 def test_same_pid_and_environment(run):
+    need_no_thread_sanitizer("a library preloaded before its runtime "
+                             "crashes the instrumented launcher")
     result = run.run([run.build.launcher, "--log", "none", "--", "/bin/sh",
                       "-c", 'echo "$$ $KLIPPER_PIN_PID $LD_PRELOAD"'],
                      env={"LD_PRELOAD": "libc.so.6"})

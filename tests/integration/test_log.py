@@ -4,7 +4,7 @@ import os
 import re
 import time
 
-from harness import SANITIZED, expect, expect_equal, need_cpus
+from harness import SANITIZER_RUNTIME, expect, expect_equal, need_cpus
 
 FIELDS = {"ts", "pid", "tid", "event", "seq", "library", "symbol", "caller",
           "name", "rule", "want", "cpus", "policy", "priority", "nice",
@@ -45,7 +45,7 @@ def test_json_log_field_by_field(run):
                   created["cpus"], created["policy"], created["priority"],
                   created["result"]),
                  (1, "all", "0", "0", "other", 0, "ok"), "thread event")
-    if not SANITIZED:  # a sanitizer's interceptor hides these
+    if not SANITIZER_RUNTIME:  # a sanitizer's interceptor hides these
         expect_equal((created["library"], created["symbol"],
                       created["caller"]), ("placeme", None, "placeme"),
                      "start routine and caller")

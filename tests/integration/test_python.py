@@ -2,7 +2,7 @@
 threading threads, a ctypes library's own pthreads matched by library and
 again by the names they give themselves with prctl, and its children."""
 from harness import (PYTHON, expect, expect_equal, need_cpus,
-                     need_own_pthread_create)
+                     need_own_pthread_create, need_no_thread_sanitizer)
 
 PLAN = """
 [main]
@@ -29,6 +29,7 @@ cpus: 1
 def test_klippy_shaped_python_program(run):
     need_cpus(2)
     need_own_pthread_create()
+    need_no_thread_sanitizer("an uninstrumented Python's threads crash it")
     result = run.launch([PYTHON, run.build.klippy_like, run.build.spawner,
                          run.build.report_cpus], PLAN)
     expect_equal(result.code, 0, f"exit status ({result.stderr})")
