@@ -80,9 +80,10 @@ $(BUILD)/fixtures/%.so: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $< $(ALL_LDFLAGS)
 
-$(BUILD)/fixtures/%: tests/fixtures/%.c
+# -rdynamic: the fixtures' start routines have symbols dladdr can name.
+$(BUILD)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS) -ldl
+	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $< $(ALL_LDFLAGS) -ldl
 
 unit: $(UNIT_TESTS)
 	@tests/run-unit $(UNIT_TESTS)

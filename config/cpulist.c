@@ -199,6 +199,10 @@ size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 {
 	size_t used = 0;
 	size_t bits = setsize * 8;
+	/* Words through a pointer, as glibc's CPU_*_S macros take them: the
+	 * set is wider than cpu_set_t's 16 words, and indexing its array
+	 * past them is undefined (UBSan's bounds check says so). */
+	const __cpu_mask *words = set->__bits;
 
 	if (len)
 		buf[0] = '\0';
@@ -208,7 +212,7 @@ size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 		int width;
 
 		/* Skip empty words whole: a set may be 8192 CPUs wide. */
-		if (n % __NCPUBITS == 0 && set->__bits[n / __NCPUBITS] == 0) {
+		if (n % __NCPUBITS == 0 && words[n / __NCPUBITS] == 0) {
 			n += __NCPUBITS - 1;
 			continue;
 		}

@@ -308,6 +308,12 @@ int shim_log_open(const struct plan *plan)
 	case PLAN_LOG_NONE:
 		return 0;
 	case PLAN_LOG_STDERR:
+		/* Remembered by identity: a program that closes stderr and
+		 * opens a file of its own as fd 2 must not get our lines. */
+		if (fstat(STDERR_FILENO, &info) != 0)
+			return -1;
+		log_sink.dev = info.st_dev;
+		log_sink.ino = info.st_ino;
 		log_sink.kind = PLAN_LOG_STDERR;
 		log_sink.fd = STDERR_FILENO;
 		return 0;
@@ -347,8 +353,6 @@ static bool log_sink_intact(void)
 {
 	struct stat info;
 
-	if (log_sink.kind == PLAN_LOG_STDERR)
-		return true;
 	return fstat(log_sink.fd, &info) == 0 && info.st_dev == log_sink.dev &&
 	       info.st_ino == log_sink.ino;
 }

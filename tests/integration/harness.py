@@ -142,9 +142,9 @@ class Runner:
             events = [json.loads(line) for line in log_text.splitlines()]
         return Result(completed, events, log_text)
 
-    def run(self, args, env=None, timeout=60, **kwargs):
+    def run(self, args, env=None, timeout=60, capture_output=True, **kwargs):
         """Runs anything (the launcher with options of the test's own)."""
-        return subprocess.run(args, capture_output=True, text=True,
+        return subprocess.run(args, capture_output=capture_output, text=True,
                               env=self.env(env), timeout=timeout, **kwargs)
 
 

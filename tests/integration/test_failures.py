@@ -4,6 +4,7 @@ import os
 import shutil
 
 import json
+import subprocess
 
 from harness import (SANITIZED, Skip, expect, expect_equal, need_cpus, online_cpus,
                      parse_fields)
@@ -58,6 +59,125 @@ def cpuset_cgroup(run, cpus):
                 return path, os.path.join(path, "cgroup.procs")
     raise Skip("no writable cpuset cgroup (needs root and the cpuset "
                "controller) to forbid a CPU")
+
+
+def pids_cgroup(limit):
+    """A pids cgroup allowing limit tasks; its directory and tasks file."""
+    v1 = "/sys/fs/cgroup/pids"
+    if os.path.isdir(v1) and os.access(v1, os.W_OK):
+        path = os.path.join(v1, f"klipper-pin-test-{os.getpid()}")
+        os.mkdir(path)
+        with open(os.path.join(path, "pids.max"), "w") as out:
+            out.write(str(limit))
+        return path, os.path.join(path, "tasks")
+    v2 = "/sys/fs/cgroup"
+    controllers = os.path.join(v2, "cgroup.controllers")
+    if os.path.exists(controllers) and os.access(v2, os.W_OK):
+        with open(controllers) as text:
+            if "pids" in text.read().split():
+                path = os.path.join(v2, f"klipper-pin-test-{os.getpid()}")
+                os.mkdir(path)
+                with open(os.path.join(path, "pids.max"), "w") as out:
+                    out.write(str(limit))
+                return path, os.path.join(path, "cgroup.procs")
+    raise Skip("no writable pids cgroup (needs root and the pids "
+               "controller) to make pthread_create fail")
+
+
+def test_pthread_create_failing_returns_the_real_error(run):
+    outcomes = []
+    for shim in (False, True):
+        path, tasks = pids_cgroup(12)
+        try:
+            launcher = ([run.build.launcher, "-c",
+                         run.write("p.conf", "[thread all]\ncpus: all\n"),
+                         "--log", "none", "--"] if shim else [])
+            completed = run.run(["/bin/sh", "-c",
+                                 f'echo $$ > {tasks} && exec "$@"', "sh"] +
+                                launcher + [run.build.placeme, "exhaust"])
+        finally:
+            os.rmdir(path)
+        expect_equal(completed.returncode, 0, f"exit ({completed.stderr})")
+        line = parse_fields(completed.stdout.split("exhaust ", 1)[1])
+        outcomes.append(line)
+    plain, placed = outcomes
+    expect_equal(placed["result"], "11", "EAGAIN, as pthread_create returns")
+    expect_equal(placed, plain, "the same threads, error and errno")
+
+
+def test_threads_that_exit_at_once(run):
+    result = run.launch([run.build.placeme, "exit-now", "200"],
+                        "[thread all]\ncpus: all\n")
+    expect_equal(result.code, 0, f"exit status ({result.stderr})")
+    expect("exit-now created=200" in result.stdout, result.stdout)
+    expect_equal(len(result.logged("thread")), 200, "every one placed")
+
+
+def test_creating_threads_under_a_storm_of_signals(run):
+    need_cpus(2)
+    result = run.launch([run.build.placeme, "signals", "2000"],
+                        "[main]\ncpus: 0\n[thread all]\ncpus: 1\n")
+    expect_equal(result.code, 0, f"exit status ({result.stderr})")
+    line, = result.lines("signals")
+    expect_equal((line["created"], line["failed"], line["placed"]),
+                 ("2000", "0", "2000"), "created and placed, none failed")
+    expect(int(line["seen"]) > 100, f"signals arrived: {line['seen']}")
+
+
+def test_program_that_closes_every_descriptor(run):
+    victim = run.path("victim")
+    result = run.launch([run.build.placeme, "closefds", victim],
+                        "[thread all]\ncpus: all\n")
+    expect_equal(result.code, 0, f"exit status ({result.stderr})")
+    expect_equal(len(result.lines("thread")), 3, "threads ran")
+    expect_equal(os.path.getsize(victim), 0,
+                 "no log line in the program's own file")
+    expect_equal(len(result.logged("main")), 1, "logged until then")
+
+
+def test_closed_stderr_then_reused_by_the_program(run):
+    victim = run.path("victim")
+    config = run.write("p.conf", "[thread all]\ncpus: all\n")
+    completed = run.run(["/bin/sh", "-c", 'exec 2>&-; exec "$@"', "sh",
+                         run.build.launcher, "-c", config, "--",
+                         run.build.placeme, "stderr-file", victim])
+    expect_equal(completed.returncode, 0, completed.stdout)
+    expect_equal(completed.stdout.count("thread tid="), 3, "threads ran")
+    expect_equal(os.path.getsize(victim), 0,
+                 "no log line in the file that became fd 2")
+
+
+def test_stderr_reader_gone_neither_kills_nor_blocks(run):
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    config = run.write("p.conf", "[thread all]\ncpus: all\n")
+    completed = run.run([run.build.launcher, "-c", config, "--",
+                         run.build.placeme, "basic", "50"],
+                        stderr=write_end, capture_output=False,
+                        stdout=subprocess.PIPE)
+    os.close(write_end)
+    expect_equal(completed.returncode, 0, "no SIGPIPE")
+    expect_equal(completed.stdout.count("thread tid="), 50, "threads ran")
+
+
+def test_log_to_a_full_disk(run):
+    result = run.run([run.build.launcher, "-c",
+                      run.write("p.conf", "[klipper-pin]\nlog: /dev/full\n"
+                                "[thread all]\ncpus: all\n"),
+                      "--", run.build.placeme, "basic", "20"])
+    expect_equal(result.returncode, 0, result.stderr)
+    expect_equal(result.stdout.count("thread tid="), 20, "threads ran")
+
+
+def test_log_file_is_close_on_exec(run):
+    log = run.path("log")
+    result = run.run([run.build.launcher, "-l", log, "--",
+                      run.build.placeme, "fds"])
+    ours = [parse_fields(line[3:]) for line in result.stdout.splitlines()
+            if line.startswith("fd ") and line.endswith(log)]
+    expect_equal(len(ours), 1, f"the log open once: {result.stdout}")
+    expect_equal(ours[0]["cloexec"], "1", "close-on-exec")
+    expect(int(ours[0]["number"]) >= 100, "kept above the low numbers")
 
 
 def test_cpu_forbidden_by_cgroup_is_logged_and_the_thread_runs(run):
@@ -142,7 +262,8 @@ def test_valgrind_finds_no_error_and_no_leak(run):
                        "spread: all\n[klipper-pin]\nlog: none\n")
     for mode in (["basic", "4"], ["prctl", "worker"],
                  ["setname-other", "worker"], ["detached"], ["cancel"],
-                 ["fork"], ["attr"]):
+                 ["fork"], ["attr"], ["exit-now", "20"],
+                 ["stress", "4", "50", "2"]):
         result = run.run(["valgrind", "-q", "--trace-children=yes",
                           "--leak-check=full",
                           "--show-leak-kinds=definite,indirect",
