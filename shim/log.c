@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,12 +25,26 @@ struct log_buffer {
 };
 
 static struct {
-	enum plan_log kind;
+	/* Set at open; turned to none by whichever thread finds the file
+	 * gone, while others read it: atomic, relaxed (it only ever turns
+	 * the log off). */
+	atomic_int kind;
 	enum plan_log_format format;
 	int fd;
 	dev_t dev;  /* the file's identity, to notice a closed and reused fd */
 	ino_t ino;
 } log_sink = { PLAN_LOG_NONE, PLAN_FORMAT_TEXT, -1, 0, 0 };
+
+static enum plan_log log_kind(void)
+{
+	return (enum plan_log)atomic_load_explicit(&log_sink.kind,
+						   memory_order_relaxed);
+}
+
+static void log_set_kind(enum plan_log kind)
+{
+	atomic_store_explicit(&log_sink.kind, (int)kind, memory_order_relaxed);
+}
 
 static void log_put(struct log_buffer *b, const char *text, size_t length)
 {
@@ -314,7 +329,7 @@ int shim_log_open(const struct plan *plan)
 			return -1;
 		log_sink.dev = info.st_dev;
 		log_sink.ino = info.st_ino;
-		log_sink.kind = PLAN_LOG_STDERR;
+		log_set_kind(PLAN_LOG_STDERR);
 		log_sink.fd = STDERR_FILENO;
 		return 0;
 	case PLAN_LOG_SYSLOG:
@@ -334,16 +349,16 @@ int shim_log_open(const struct plan *plan)
 		log_sink.dev = info.st_dev;
 		log_sink.ino = info.st_ino;
 	}
-	log_sink.kind = plan->log;
+	log_set_kind(plan->log);
 	log_sink.fd = fd;
 	return 0;
 }
 
 void shim_log_close(void)
 {
-	if (log_sink.fd >= 0 && log_sink.kind != PLAN_LOG_STDERR)
+	if (log_sink.fd >= 0 && log_kind() != PLAN_LOG_STDERR)
 		close(log_sink.fd);
-	log_sink.kind = PLAN_LOG_NONE;
+	log_set_kind(PLAN_LOG_NONE);
 	log_sink.fd = -1;
 }
 
@@ -393,16 +408,17 @@ void shim_log_write(const struct shim_log_event *event)
 	char line[SHIM_LOG_LINE_MAX];
 	int saved = errno;
 	size_t length;
+	enum plan_log kind = log_kind();
 
-	if (log_sink.kind == PLAN_LOG_NONE || log_sink.fd < 0)
+	if (kind == PLAN_LOG_NONE || log_sink.fd < 0)
 		return;
 	if (!log_sink_intact()) {
-		log_sink.kind = PLAN_LOG_NONE;
+		log_set_kind(PLAN_LOG_NONE);
 		errno = saved;
 		return;
 	}
 	length = shim_log_format(event, log_sink.format, line, sizeof(line));
-	if (log_sink.kind == PLAN_LOG_SYSLOG) {
+	if (kind == PLAN_LOG_SYSLOG) {
 		/* "<facility*8+severity>tag: message", the tag in place of
 		 * the text format's own "klipper-pin: " prefix. */
 		char packet[SHIM_LOG_LINE_MAX + 64];
@@ -420,7 +436,7 @@ void shim_log_write(const struct shim_log_event *event)
 		errno = saved;
 		return;
 	}
-	if (log_sink.kind == PLAN_LOG_STDERR)
+	if (kind == PLAN_LOG_STDERR)
 		log_write_stream(log_sink.fd, line, length);
 	else
 		(void)!write(log_sink.fd, line, length);
