@@ -136,4 +136,8 @@ fuzz:
 cross-check:
 	@tests/cross/run
 
-.PHONY: fuzz cross-check
+# cppcheck and clang-tidy, configured in tests/lint/ and .clang-tidy.
+lint:
+	@tests/lint/run
+
+.PHONY: fuzz cross-check lint

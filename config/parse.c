@@ -111,6 +111,8 @@ static void parse_fail(struct parse_state *state, int line,
 		 state->file);
 	state->error->line = line;
 	va_start(args, format);
+	/* va_start is just above; clang 14's checker loses it. */
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
 	vsnprintf(state->error->message, sizeof(state->error->message), format,
 		  args);
 	va_end(args);
@@ -459,13 +461,13 @@ static void parse_unknown_key(struct parse_state *state, const char *name)
 	unsigned here = 1u << state->section;
 
 	for (int i = 0; i < KEY_COUNT; i++)
-		names[i] = parse_keys[i].sections & here ? parse_keys[i].name
-							 : NULL;
+		names[i] = (parse_keys[i].sections & here) ? parse_keys[i].name
+							   : NULL;
 	hint = parse_suggest(name, names, KEY_COUNT);
 	if (key >= 0) {
 		/* Say where it does belong. */
 		for (int i = 0; i < 4; i++)
-			sections[i] = parse_keys[key].sections & (1u << (i + 1))
+			sections[i] = (parse_keys[key].sections & (1u << (i + 1)))
 					      ? titles[i]
 					      : NULL;
 		parse_join(sections, 4, expected, sizeof(expected));

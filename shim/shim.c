@@ -270,7 +270,6 @@ static __attribute__((noinline)) void shim_place_created(
 		p.affinity_error = record->affinity_error;
 		shim_place(action, tid, shim_setsize, shim_logging, &p);
 		if (shim_logging)
-		if (shim_logging)
 			shim_real.prctl(PR_GET_NAME, (unsigned long)name,
 					0, 0, 0);
 		shim_log_placement("thread", tid, &record->facts, name,
@@ -625,7 +624,9 @@ SHIM_EXPORT int prctl(int option, ...)
 		int saved = errno;
 
 		shim_busy++;
-		shim_named(shim_self, shim_gettid(), (const char *)arg2);
+		/* prctl passes the name's address as an unsigned long. */
+		shim_named(shim_self, shim_gettid(),
+			   (const char *)arg2); // NOLINT(performance-no-int-to-ptr)
 		shim_busy--;
 		errno = saved;
 	}
