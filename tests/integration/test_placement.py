@@ -86,6 +86,18 @@ def test_caller_attr_keeps_stack_guard_and_is_placed(run):
                      "the attr's scheduling kept")
 
 
+def test_affinity_in_the_callers_attr_yields_to_a_matching_rule(run):
+    need_cpus(2)
+    # As the README says: a matching rule's CPUs win; without one, the
+    # program's own choice stands.
+    result = run.launch([run.build.placeme, "attr-cpu0"],
+                        "[thread all]\ncpus: 1\n")
+    placed(result.lines("attrcpu")[0], "1", "attr CPU 0, rule CPU 1")
+    result = run.launch([run.build.placeme, "attr-cpu0"],
+                        "[thread none]\nmatch_index: 5\ncpus: 1\n")
+    placed(result.lines("attrcpu")[0], "0", "attr CPU 0, no rule")
+
+
 def test_detached_threads(run):
     need_cpus(2)
     result = run.launch([run.build.placeme, "detached"], MAIN0_THREADS1)
