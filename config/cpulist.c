@@ -188,9 +188,12 @@ void cpulist_to_set(const struct cpulist *list, cpu_set_t *set,
 	for (size_t i = 0; i < list->count; i++) {
 		const struct cpulist_range *r = &list->ranges[i];
 
-		for (unsigned long n = r->lo; n <= r->hi; n += r->stride)
-			if (n < setsize * 8)
-				CPU_SET_S(n, setsize, set);
+		/* Wide enough not to wrap past hi on 32-bit, and stopped at
+		 * the set's end: an index list may run to 4000000000. */
+		for (unsigned long long n = r->lo;
+		     n <= r->hi && n < (unsigned long long)setsize * 8;
+		     n += r->stride)
+			CPU_SET_S((size_t)n, setsize, set);
 	}
 }
 
@@ -232,6 +235,36 @@ size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 			len = 0; /* too small: stop writing, keep counting */
 		used += (size_t)width;
 		n = end;
+	}
+	return used;
+}
+
+size_t cpulist_format_ranges(const struct cpulist *list, char *buf,
+			     size_t len)
+{
+	size_t used = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < list->count; i++) {
+		const struct cpulist_range *r = &list->ranges[i];
+		char item[48];
+		int width;
+
+		if (r->lo == r->hi)
+			width = snprintf(item, sizeof(item), "%s%u",
+					 i ? "," : "", r->lo);
+		else if (r->stride == 1)
+			width = snprintf(item, sizeof(item), "%s%u-%u",
+					 i ? "," : "", r->lo, r->hi);
+		else
+			width = snprintf(item, sizeof(item), "%s%u-%u:%u",
+					 i ? "," : "", r->lo, r->hi, r->stride);
+		if (len && used + (size_t)width < len)
+			memcpy(buf + used, item, (size_t)width + 1);
+		else if (len)
+			len = 0; /* too small: stop writing, keep counting */
+		used += (size_t)width;
 	}
 	return used;
 }

@@ -67,6 +67,14 @@ void cpulist_to_set(const struct cpulist *list, cpu_set_t *set,
 size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 		      size_t len);
 
+/*
+ * Writes the list's ranges as written ("1,4-8:2") into buf; returns the
+ * length the whole text needs, as snprintf does. For lists too large for a
+ * CPU set, as match_index's may be.
+ */
+size_t cpulist_format_ranges(const struct cpulist *list, char *buf,
+			     size_t len);
+
 /* Bytes of a set big enough for any CPU a kernel can have. */
 #define CPULIST_SETSIZE CPU_ALLOC_SIZE(CPULIST_MAX_CPU + 1)
 

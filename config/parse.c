@@ -361,8 +361,12 @@ static bool parse_next_line(struct parse_state *state)
 	if (length + 1 > state->line_capacity) {
 		char *more = realloc(state->line, length + 1);
 
-		if (!more)
+		/* Not the end of the text: a plan without the rest of it
+		 * must not load. */
+		if (!more) {
+			parse_fail(state, state->lineno + 1, "out of memory");
 			return false;
+		}
 		state->line = more;
 		state->line_capacity = length + 1;
 	}
@@ -526,6 +530,10 @@ static void parse_cpus(struct parse_state *state, int key, const char *value)
 		return;
 	}
 	error = cpulist_parse(value, CPULIST_MAX_CPU, &action->cpus, &bad);
+	if (error == CPULIST_NO_MEMORY) {
+		parse_fail(state, state->lineno, "out of memory");
+		return;
+	}
 	if (error == CPULIST_TOO_BIG) {
 		parse_fail(state, state->lineno,
 			   "bad CPU list '%s' for '%s': a CPU above %u, the "
@@ -652,7 +660,10 @@ static void parse_value(struct parse_state *state, int key, const char *value)
 		enum cpulist_error failure = cpulist_parse(
 			value, CPULIST_MAX_INDEX, &rule->match_index, &bad);
 
-		if (failure == CPULIST_OK && cpulist_contains(&rule->match_index, 0)) {
+		if (failure == CPULIST_NO_MEMORY) {
+			parse_fail(state, state->lineno, "out of memory");
+		} else if (failure == CPULIST_OK &&
+			   cpulist_contains(&rule->match_index, 0)) {
 			cpulist_free(&rule->match_index);
 			parse_fail(state, state->lineno,
 				   "bad match_index '%s': creation numbers "

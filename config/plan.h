@@ -145,7 +145,7 @@ struct plan_thread {
 	const char *symbol;      /* the start routine's symbol */
 	const char *caller;      /* basename of pthread_create's caller */
 	const char *name;        /* NULL at creation; the name once named */
-	unsigned long seq;       /* creation number, 1 for the first thread */
+	unsigned long long seq;  /* creation number, 1 for the first thread */
 };
 
 /*

@@ -112,8 +112,11 @@ void describe_plan(FILE *out, const struct plan *plan)
 		describe_pattern(out, "caller", &rule->match_caller);
 		describe_pattern(out, "name", &rule->match_name);
 		if (rule->match_index.count) {
-			fputs(" index=", out);
-			describe_list(out, &rule->match_index);
+			char index[512];
+
+			cpulist_format_ranges(&rule->match_index, index,
+					      sizeof(index));
+			fprintf(out, " index=%s", index);
 		}
 		fputs(rule->match_name.count ? " (when named)\n" : "\n", out);
 		fputs("    place: ", out);

@@ -183,7 +183,8 @@ static bool is_shim_entry(const char *entry, size_t length)
 }
 
 /* LD_PRELOAD with its entries kept in order (a sanitizer runtime must stay
- * first), any other shim dropped, and this shim added once at the end. */
+ * first), any other shim dropped, and this shim added once at the end,
+ * joined by ':' (tools such as valgrind split the list on ':' alone). */
 static char *preload_with(const char *shim)
 {
 	const char *old = getenv("LD_PRELOAD");
@@ -199,7 +200,7 @@ static char *preload_with(const char *shim)
 		if (length && !is_shim_entry(p, length)) {
 			memcpy(value + used, p, length);
 			used += length;
-			value[used++] = ' ';
+			value[used++] = ':';
 		}
 		p += length;
 		p += strspn(p, " :");

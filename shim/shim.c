@@ -53,7 +53,7 @@ enum shim_role {
 static atomic_int shim_role = SHIM_OFF;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static struct plan shim_plan;
-static atomic_ulong shim_seq;          /* creation numbers */
+static _Atomic unsigned long long shim_seq; /* creation numbers */
 static size_t shim_setsize;            /* bytes of a set, for the kernel */
 static pid_t shim_pid;                 /* this process, for the log */
 static bool shim_logging;              /* read back and log placements */
@@ -599,19 +599,17 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	return result;
 }
 
-SHIM_EXPORT int prctl(int option, ...)
+/* The prctl wrapper: the real call, then a new name's placement. */
+static int shim_prctl(int option, va_list args)
 {
 	unsigned long arg2, arg3, arg4, arg5;
-	va_list args;
 	int result;
 
 	/* prctl takes up to four more arguments; pass on what came. */
-	va_start(args, option);
 	arg2 = va_arg(args, unsigned long);
 	arg3 = va_arg(args, unsigned long);
 	arg4 = va_arg(args, unsigned long);
 	arg5 = va_arg(args, unsigned long);
-	va_end(args);
 	if (!shim_real.prctl)
 		shim_bind();
 	if (!shim_real.prctl) {
@@ -632,6 +630,36 @@ SHIM_EXPORT int prctl(int option, ...)
 	}
 	return result;
 }
+
+/* Exported as "prctl" whatever the header calls it: with _TIME_BITS=64 on
+ * 32-bit ARM, glibc's <sys/prctl.h> renames prctl to __prctl_time64, and
+ * programs built so call that name; programs built without, the other. */
+SHIM_EXPORT int shim_prctl_export(int option, ...) __asm__("prctl");
+SHIM_EXPORT int shim_prctl_export(int option, ...)
+{
+	va_list args;
+	int result;
+
+	va_start(args, option);
+	result = shim_prctl(option, args);
+	va_end(args);
+	return result;
+}
+
+#if defined(__TIMESIZE) && __TIMESIZE != 64
+SHIM_EXPORT int shim_prctl_time64_export(int option, ...)
+	__asm__("__prctl_time64");
+SHIM_EXPORT int shim_prctl_time64_export(int option, ...)
+{
+	va_list args;
+	int result;
+
+	va_start(args, option);
+	result = shim_prctl(option, args);
+	va_end(args);
+	return result;
+}
+#endif
 
 SHIM_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
 {

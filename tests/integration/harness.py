@@ -13,6 +13,13 @@ PYTHON = "/usr/bin/python3"
 SANITIZER_RUNTIME = os.environ.get("KLIPPER_PIN_TEST_PRELOAD", "")
 SANITIZED = bool(os.environ.get("SANITIZE"))
 THREAD_SANITIZED = "thread" in os.environ.get("SANITIZE", "")
+# make valgrind: every program launched runs under memcheck (Python and
+# shells are left out: their own leaks are not the project's).
+VALGRIND = ["valgrind", "-q", "--trace-children=yes",
+            "--trace-children-skip=*python*,/bin/sh,/usr/bin/sh,*/true",
+            "--leak-check=full", "--show-leak-kinds=definite,indirect",
+            "--errors-for-leak-kinds=definite,indirect",
+            "--error-exitcode=99"] if os.environ.get("VALGRIND") else []
 
 
 def need_no_thread_sanitizer(why):
@@ -61,6 +68,21 @@ def need_cpus(count):
     have = len(online_cpus())
     if have < count:
         raise Skip(f"needs {count} CPUs, this machine has {have}")
+
+
+def without_valgrind(events):
+    """valgrind execs itself twice before the program, in the same process:
+    the shim logs there too. Keep what concerns the program."""
+    kept, messages = [], set()
+    for event in events:
+        if (event.get("name") or "").startswith("valgrind"):
+            continue
+        if event["event"] == "config":
+            if event["message"] in messages:
+                continue
+            messages.add(event["message"])
+        kept.append(event)
+    return kept
 
 
 class Result:
@@ -126,7 +148,7 @@ class Runner:
         the built-in plan) and the log in a file; returns a Result."""
         self.count += 1
         log = self.path(f"log-{self.count}")
-        args = list(prefix) + [self.build.launcher]
+        args = list(prefix) + VALGRIND + [self.build.launcher]
         if config is not None:
             args += ["--config", self.write(f"config-{self.count}.conf", config)]
         args += ["--log", log, "--log-format", log_format]
@@ -140,6 +162,8 @@ class Runner:
         events = []
         if log_format == "json":
             events = [json.loads(line) for line in log_text.splitlines()]
+        if VALGRIND:
+            events = without_valgrind(events)
         return Result(completed, events, log_text)
 
     def run(self, args, env=None, timeout=60, capture_output=True, **kwargs):

@@ -85,7 +85,7 @@ static const char *set_text(const cpu_set_t *set)
 /* The name of the rule matching thread, or "(none)". */
 static const char *match(const char *library, const char *symbol,
 			 const char *caller, const char *name,
-			 unsigned long seq)
+			 unsigned long long seq)
 {
 	struct plan_thread thread = { library, symbol, caller, name, seq };
 	const struct plan_rule *rule = plan_match(&plan, &thread);
@@ -93,7 +93,7 @@ static const char *match(const char *library, const char *symbol,
 	return rule ? rule->name : "(none)";
 }
 
-static bool may_match_named(const char *library, unsigned long seq)
+static bool may_match_named(const char *library, unsigned long long seq)
 {
 	struct plan_thread thread = { library, NULL, NULL, NULL, seq };
 
@@ -160,7 +160,7 @@ static void test_match_index(void **state)
 		assert_string_equal(match(NULL, NULL, NULL, NULL, seq),
 				    want[seq] ? "some" : "(none)");
 	/* creation numbers beyond what a list can hold match nothing */
-	assert_string_equal(match(NULL, NULL, NULL, NULL, 4294967298ul),
+	assert_string_equal(match(NULL, NULL, NULL, NULL, 4294967298ull),
 			    "(none)");
 }
 
