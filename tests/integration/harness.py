@@ -164,6 +164,8 @@ class Runner:
             events = [json.loads(line) for line in log_text.splitlines()]
         if VALGRIND:
             events = without_valgrind(events)
+            log_text = "".join(line for line in log_text.splitlines(True)
+                               if " name=valgrind" not in line)
         return Result(completed, events, log_text)
 
     def run(self, args, env=None, timeout=60, capture_output=True, **kwargs):

@@ -4,7 +4,7 @@ another forks. Every thread placed by its rule, counts exact, no deadlock
 (the harness's timeout ends a hung run)."""
 import collections
 
-from harness import (THREAD_SANITIZED, expect, expect_equal, need_cpus,
+from harness import (THREAD_SANITIZED, VALGRIND, expect, expect_equal, need_cpus,
                      need_own_pthread_create)
 
 PLAN = """
@@ -29,8 +29,10 @@ cpus: 0
 def test_sixteen_creators_renames_and_forks_at_once(run):
     need_cpus(2)
     need_own_pthread_create()  # its leaves are matched by symbol
-    each = 250 if THREAD_SANITIZED else 1000
-    forks = 20
+    each = 250 if THREAD_SANITIZED or VALGRIND else 1000
+    # Under valgrind a forked child's exit status is valgrind's own (the
+    # other threads' allocations in flight at the fork count as lost).
+    forks = 0 if VALGRIND else 20
     result = run.launch([run.build.placeme, "stress", "16", str(each),
                          str(forks)], PLAN, timeout=600)
     expect_equal(result.code, 0, f"exit status ({result.stderr[-2000:]})")
