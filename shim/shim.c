@@ -600,16 +600,11 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 }
 
 /* The prctl wrapper: the real call, then a new name's placement. */
-static int shim_prctl(int option, va_list args)
+static int shim_prctl(int option, unsigned long arg2, unsigned long arg3,
+		      unsigned long arg4, unsigned long arg5)
 {
-	unsigned long arg2, arg3, arg4, arg5;
 	int result;
 
-	/* prctl takes up to four more arguments; pass on what came. */
-	arg2 = va_arg(args, unsigned long);
-	arg3 = va_arg(args, unsigned long);
-	arg4 = va_arg(args, unsigned long);
-	arg5 = va_arg(args, unsigned long);
 	if (!shim_real.prctl)
 		shim_bind();
 	if (!shim_real.prctl) {
@@ -637,13 +632,17 @@ static int shim_prctl(int option, va_list args)
 SHIM_EXPORT int shim_prctl_export(int option, ...) __asm__("prctl");
 SHIM_EXPORT int shim_prctl_export(int option, ...)
 {
+	unsigned long arg2, arg3, arg4, arg5;
 	va_list args;
-	int result;
 
+	/* prctl takes up to four more arguments; pass on what came. */
 	va_start(args, option);
-	result = shim_prctl(option, args);
+	arg2 = va_arg(args, unsigned long);
+	arg3 = va_arg(args, unsigned long);
+	arg4 = va_arg(args, unsigned long);
+	arg5 = va_arg(args, unsigned long);
 	va_end(args);
-	return result;
+	return shim_prctl(option, arg2, arg3, arg4, arg5);
 }
 
 #if defined(__TIMESIZE) && __TIMESIZE != 64
@@ -651,13 +650,17 @@ SHIM_EXPORT int shim_prctl_time64_export(int option, ...)
 	__asm__("__prctl_time64");
 SHIM_EXPORT int shim_prctl_time64_export(int option, ...)
 {
+	unsigned long arg2, arg3, arg4, arg5;
 	va_list args;
-	int result;
 
+	/* prctl takes up to four more arguments; pass on what came. */
 	va_start(args, option);
-	result = shim_prctl(option, args);
+	arg2 = va_arg(args, unsigned long);
+	arg3 = va_arg(args, unsigned long);
+	arg4 = va_arg(args, unsigned long);
+	arg5 = va_arg(args, unsigned long);
 	va_end(args);
-	return result;
+	return shim_prctl(option, arg2, arg3, arg4, arg5);
 }
 #endif
 
