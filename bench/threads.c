@@ -5,9 +5,13 @@
  * the shim's load are not in the figure). Plain, it places nothing and the
  * threads inherit CPU 0; with --place it places each thread on CPU 1 itself
  * with pthread_attr_setaffinity_np, the kernel's own price of placing. Run
- * plain under klipper-pin, the shim does the placing.
+ * plain under klipper-pin, the shim does the placing. With --log FILE too,
+ * each thread also does what logging a placement takes, by hand: it reads
+ * its CPUs, policy, nice value and name back from the kernel, checks the
+ * file is still the one it opened and appends one line: the floor of a
+ * placement that is logged.
  *
- * usage: threads [--place] COUNT
+ * usage: threads [--place [--log FILE]] COUNT
  *        threads --probe        exit 0 when CPUs 0 and 1 are both usable
  */
 #define _GNU_SOURCE
@@ -19,17 +23,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
 
 /* Untimed threads first, so that glibc's stack cache, the page tables and
  * the shim's address cache are warm before the clock starts. */
 #define THREADS_WARMUP 200
+
+/* The log file of --log, and its identity when opened; -1 without. */
+static int threads_log_fd = -1;
+static struct stat threads_log_opened;
+
+/* What a logged placement costs beyond the placing itself, without the
+ * shim: the same read-backs and one appended line of about the length of
+ * the shim's. */
+static void threads_log_placement(void)
+{
+	pid_t tid = gettid();
+	struct timespec now;
+	struct stat current;
+	char name[16] = "", line[256];
+	cpu_set_t cpus;
+	int length, policy, nice_value;
+
+	CPU_ZERO(&cpus);
+	sched_getaffinity(tid, sizeof(cpus), &cpus);
+	policy = sched_getscheduler(tid);
+	nice_value = getpriority(PRIO_PROCESS, (id_t)tid);
+	prctl(PR_GET_NAME, name);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (fstat(threads_log_fd, &current) != 0 ||
+	    current.st_ino != threads_log_opened.st_ino ||
+	    current.st_dev != threads_log_opened.st_dev)
+		return;
+	length = snprintf(line, sizeof(line),
+			  "threads: time=%lld.%06ld pid=%d tid=%d "
+			  "event=thread name=%s want=1 cpus=%s policy=%d "
+			  "priority=0 nice=%d result=ok\n",
+			  (long long)now.tv_sec, now.tv_nsec / 1000,
+			  (int)getpid(), (int)tid, name,
+			  CPU_ISSET(1, &cpus) ? "1" : "?", policy, nice_value);
+	if (length > 0 && write(threads_log_fd, line, (size_t)length) < 0)
+		perror("threads: log");
+}
 
 /* The CPU the thread ran on, plus one (NULL would be CPU "-1"). With rseq,
  * as glibc 2.35+ registers it, sched_getcpu is a load, not a syscall. */
 static void *threads_start(void *arg)
 {
 	(void)arg;
+	if (threads_log_fd >= 0)
+		threads_log_placement();
 	return (void *)(intptr_t)(sched_getcpu() + 1);
 }
 
@@ -85,13 +133,26 @@ int main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--probe") == 0)
 		return threads_probe();
-	if (argc == 3 && strcmp(argv[1], "--place") == 0) {
+	if (argc >= 3 && strcmp(argv[1], "--place") == 0) {
 		place = true;
 		argv++;
 		argc--;
 	}
+	if (place && argc == 4 && strcmp(argv[1], "--log") == 0) {
+		threads_log_fd = open(argv[2],
+				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				      0640);
+		if (threads_log_fd < 0 ||
+		    fstat(threads_log_fd, &threads_log_opened) != 0) {
+			fprintf(stderr, "threads: %s: %s\n", argv[2],
+				strerror(errno));
+			return 1;
+		}
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 2) {
-		fputs("usage: threads [--place] COUNT\n"
+		fputs("usage: threads [--place [--log FILE]] COUNT\n"
 		      "       threads --probe\n",
 		      stderr);
 		return 2;
