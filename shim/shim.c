@@ -646,22 +646,9 @@ SHIM_EXPORT int shim_prctl_export(int option, ...)
 }
 
 #if defined(__TIMESIZE) && __TIMESIZE != 64
+/* The same function under the other name. */
 SHIM_EXPORT int shim_prctl_time64_export(int option, ...)
-	__asm__("__prctl_time64");
-SHIM_EXPORT int shim_prctl_time64_export(int option, ...)
-{
-	unsigned long arg2, arg3, arg4, arg5;
-	va_list args;
-
-	/* prctl takes up to four more arguments; pass on what came. */
-	va_start(args, option);
-	arg2 = va_arg(args, unsigned long);
-	arg3 = va_arg(args, unsigned long);
-	arg4 = va_arg(args, unsigned long);
-	arg5 = va_arg(args, unsigned long);
-	va_end(args);
-	return shim_prctl(option, arg2, arg3, arg4, arg5);
-}
+	__asm__("__prctl_time64") __attribute__((alias("prctl")));
 #endif
 
 SHIM_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
