@@ -29,6 +29,13 @@ import tempfile
 import time
 import traceback
 
+# The integration harness's helpers, shared: the same checks, the same
+# parsing of what the fixtures print.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "integration"))
+from harness import (Skip, expect, expect_equal, need_cpus,  # noqa: E402
+                     online_cpus, parse_fields)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QEMU = {"arm64": "qemu-aarch64", "armhf": "qemu-arm"}
 FIELDS = {"ts", "pid", "tid", "event", "seq", "library", "symbol", "caller",
@@ -43,36 +50,6 @@ MAIN0_THREADS1 = "[main]\ncpus: 0\n[thread all]\ncpus: 1\n"
 MAIN1_THREADS0 = "[main]\ncpus: 1\n[thread all]\ncpus: 0\n"
 
 
-class Skip(Exception):
-    """A check that cannot run here says why."""
-
-
-def expect(condition, message):
-    if not condition:
-        raise AssertionError(message)
-
-
-def expect_equal(actual, wanted, what):
-    if actual != wanted:
-        raise AssertionError(f"{what}: got {actual!r}, wanted {wanted!r}")
-
-
-def online_cpus():
-    with open("/sys/devices/system/cpu/online") as online:
-        text = online.read().strip()
-    cpus = []
-    for item in text.split(","):
-        low, _, high = item.partition("-")
-        cpus.extend(range(int(low), int(high or low) + 1))
-    return cpus
-
-
-def need_cpus(count):
-    have = len(online_cpus())
-    if have < count:
-        raise Skip(f"needs {count} CPUs, this machine has {have}")
-
-
 def cpu_text(cpus):
     """A set of CPUs as the fixtures print it: "0-1", "0,2"."""
     out, cpus = [], sorted(cpus)
@@ -84,12 +61,6 @@ def cpu_text(cpus):
         out.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
         i = j + 1
     return ",".join(out)
-
-
-def parse_fields(text):
-    """key=value pairs; a value runs to the next ' key=' (names have spaces)."""
-    return {m.group(1): m.group(2)
-            for m in re.finditer(r"(\w+)=(.*?)(?= \w+=|$)", text)}
 
 
 class Result:
