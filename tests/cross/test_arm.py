@@ -33,8 +33,8 @@ import traceback
 # parsing of what the fixtures print.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "integration"))
-from harness import (Skip, expect, expect_equal, need_cpus,  # noqa: E402
-                     online_cpus, parse_fields)
+from harness import (Skip, cpu_text, expect, expect_equal,  # noqa: E402
+                     need_cpus, online_cpus, parse_fields)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QEMU = {"arm64": "qemu-aarch64", "armhf": "qemu-arm"}
@@ -48,19 +48,6 @@ LD_SO_NOISE = re.compile(r"^ERROR: ld\.so: object '[^']*' from LD_PRELOAD "
 
 MAIN0_THREADS1 = "[main]\ncpus: 0\n[thread all]\ncpus: 1\n"
 MAIN1_THREADS0 = "[main]\ncpus: 1\n[thread all]\ncpus: 0\n"
-
-
-def cpu_text(cpus):
-    """A set of CPUs as the fixtures print it: "0-1", "0,2"."""
-    out, cpus = [], sorted(cpus)
-    i = 0
-    while i < len(cpus):
-        j = i
-        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
-            j += 1
-        out.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
-        i = j + 1
-    return ",".join(out)
 
 
 class Result:

@@ -70,6 +70,19 @@ def need_cpus(count):
         raise Skip(f"needs {count} CPUs, this machine has {have}")
 
 
+def cpu_text(cpus):
+    """A set of CPUs as the fixtures print it: "0-1", "0,2"."""
+    out, cpus = [], sorted(cpus)
+    i = 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        out.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
 def without_valgrind(events):
     """valgrind execs itself twice before the program, in the same process:
     the shim logs there too. Keep what concerns the program."""
