@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../fixtures/fixture.h"
+
 #define PROBE_THREADS 3
 
 struct probe_thread {
@@ -28,7 +30,7 @@ static void *probe_thread_run(void *opaque)
 {
 	struct probe_thread *self = opaque;
 
-	self->tid = (pid_t)syscall(SYS_gettid);
+	self->tid = fixture_tid();
 	pthread_barrier_wait(&probe_started);
 	pthread_barrier_wait(&probe_done); /* alive while main decodes */
 	return NULL;
@@ -48,27 +50,10 @@ static size_t probe_setsize(void)
 
 static void probe_affinity(void)
 {
-	cpu_set_t set;
-	int first = 1;
+	char cpus[256];
 
-	printf("affinity cpus=");
-	if (sched_getaffinity(0, sizeof(set), &set) != 0) {
-		printf("?\n");
-		return;
-	}
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		int end = cpu;
-
-		if (!CPU_ISSET(cpu, &set))
-			continue;
-		while (end + 1 < CPU_SETSIZE && CPU_ISSET(end + 1, &set))
-			end++;
-		printf(end == cpu ? "%s%d" : "%s%d-%d", first ? "" : ",", cpu,
-		       end);
-		first = 0;
-		cpu = end;
-	}
-	printf("\n");
+	fixture_cpus(cpus, sizeof(cpus));
+	printf("affinity cpus=%s\n", cpus);
 }
 
 int main(void)

@@ -33,8 +33,8 @@ import traceback
 # parsing of what the fixtures print.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "integration"))
-from harness import (Skip, cpu_text, expect, expect_equal,  # noqa: E402
-                     need_cpus, online_cpus, parse_fields)
+from harness import (Build, Skip, cpu_text, expect,  # noqa: E402
+                     expect_equal, need_cpus, online_cpus, parse_fields)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QEMU = {"arm64": "qemu-aarch64", "armhf": "qemu-arm"}
@@ -75,19 +75,14 @@ class Result:
         return self
 
 
-class Arm:
+class Arm(Build):
     def __init__(self, arch, build_dir, host_dir):
         self.arch = arch
         self.qemu = shutil.which(QEMU[arch])
         if not self.qemu:
             raise SystemExit(f"test_arm: {QEMU[arch]} not found: run "
                              "tests/cross/install-deps")
-        self.dir = os.path.abspath(build_dir)
-        self.launcher = os.path.join(self.dir, "klipper-pin")
-        self.shim = os.path.join(self.dir, "libklipper-pin.so")
-        self.placeme = os.path.join(self.dir, "fixtures", "placeme")
-        self.report_cpus = os.path.join(self.dir, "fixtures", "report-cpus")
-        self.spawner = os.path.join(self.dir, "fixtures", "libspawner.so")
+        super().__init__(build_dir)
         self.probe = os.path.join(self.dir, "cross", "abi-probe")
         self.host = os.path.abspath(host_dir) if host_dir else None
         self.tmp = tempfile.mkdtemp(prefix=f"klipper-pin-cross-{arch}-")
