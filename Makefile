@@ -87,6 +87,12 @@ $(BUILD)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $< $(ALL_LDFLAGS) -ldl
 
+# A program whose dependency's constructor creates a thread before the
+# shim's constructor runs.
+$(BUILD)/fixtures/invisible-ctor: tests/fixtures/invisible-ctor.c $(BUILD)/fixtures/libctor-thread.so
+	$(CC) $(ALL_CFLAGS) -o $@ $< -L$(BUILD)/fixtures -lctor-thread \
+		-Wl,-rpath,'$$ORIGIN' $(ALL_LDFLAGS)
+
 unit: $(UNIT_TESTS)
 	@tests/run-unit $(UNIT_TESTS)
 
@@ -147,3 +153,10 @@ lint:
 	@tests/lint/run
 
 .PHONY: fuzz cross-check lint valgrind
+
+# Build and `make check` on Debian 11 and 13, each in a debootstrapped
+# chroot kept under /var/cache/klipper-pin/distros (root; see the script).
+check-distros:
+	@tests/distros/run
+
+.PHONY: check-distros
