@@ -231,7 +231,7 @@ def probe_realtime_clock_is_now(a):
 @check
 def shim_places_main_and_created_threads(a):
     need_cpus(2)
-    r = a.shim_run([a.placeme, "basic", "4"], MAIN1_THREADS0).ok()
+    r = a.shim_run([a.create, "basic", "4"], MAIN1_THREADS0).ok()
     main, = r.lines("main")
     placed(main, "1", "main thread")
     threads = r.lines("thread")
@@ -254,7 +254,7 @@ def shim_builtin_plan(a):
         raise Skip("/etc/klipper-pin.conf exists: the built-in plan does not "
                    "apply on this machine")
     online = online_cpus()
-    r = a.shim_run([a.placeme, "basic", "2"]).ok()
+    r = a.shim_run([a.create, "basic", "2"]).ok()
     placed(r.lines("main")[0], str(online[-2]), "main: second-to-last CPU")
     for line in r.lines("thread"):
         placed(line, str(online[-1]), "thread: last CPU")
@@ -265,7 +265,7 @@ def shim_builtin_plan(a):
 def shim_json_log_field_by_field(a):
     need_cpus(2)
     started = time.time()
-    r = a.shim_run([a.placeme, "prctl", 'serialq "mcu"\\'], """
+    r = a.shim_run([a.naming, "prctl", 'serialq "mcu"\\'], """
 [main]
 cpus: 0
 [thread named]
@@ -295,7 +295,7 @@ cpus: 0
     # The start routine and the caller by dladdr; the caller's address is
     # the return address less one, which on Thumb code has its low bit set.
     expect_equal((created["library"], created["symbol"], created["caller"]),
-                 ("placeme", None, "placeme"), "start routine and caller")
+                 ("naming", None, "naming"), "start routine and caller")
     expect_equal(renamed["name"], 'serialq "mcu"\\', "a name needing escapes")
     expect_equal((renamed["tid"], renamed["seq"], renamed["rule"],
                   renamed["want"], renamed["cpus"], renamed["policy"],
@@ -307,7 +307,7 @@ cpus: 0
 @check
 def shim_text_log(a):
     need_cpus(2)
-    r = a.shim_run([a.placeme, "prctl", "serialq mcu"],
+    r = a.shim_run([a.naming, "prctl", "serialq mcu"],
                    "[main]\ncpus: 0\n[thread named]\nmatch_name: serialq*\n"
                    "cpus: 1\n[thread all]\ncpus: 0\n", log_format="text").ok()
     lines = r.log_text.splitlines()
@@ -326,7 +326,7 @@ def shim_text_log(a):
 @check
 def shim_threads_created_by_threads_by_index(a):
     need_cpus(2)
-    r = a.shim_run([a.placeme, "nested"], """
+    r = a.shim_run([a.create, "nested"], """
 [main]
 cpus: 0
 [thread first]
@@ -344,7 +344,7 @@ cpus: 0-1
 @check
 def shim_program_attr_kept(a):
     need_cpus(2)
-    r = a.shim_run([a.placeme, "attr"], MAIN0_THREADS1).ok()
+    r = a.shim_run([a.create, "attr"], MAIN0_THREADS1).ok()
     line, = r.lines("attr")
     placed(line, "1", "thread with the program's own attr")
     expect_equal((line["stack"], line["guard"], line["detached"]),
@@ -355,12 +355,12 @@ def shim_program_attr_kept(a):
 @check
 def shim_detached_and_cancelled_threads(a):
     need_cpus(2)
-    r = a.shim_run([a.placeme, "detached"], MAIN0_THREADS1).ok()
+    r = a.shim_run([a.create, "detached"], MAIN0_THREADS1).ok()
     lines = r.lines("detached")
     expect_equal(len(lines), 4, "detached threads reported")
     for line in lines:
         placed(line, "1", "detached thread")
-    r = a.shim_run([a.placeme, "cancel"], MAIN0_THREADS1).ok()
+    r = a.shim_run([a.create, "cancel"], MAIN0_THREADS1).ok()
     placed(r.lines("cancel")[0], "1", "thread later cancelled")
     expect("cancelled=1" in r.stdout, f"cancelled: {r.stdout!r}")
 
@@ -368,7 +368,7 @@ def shim_detached_and_cancelled_threads(a):
 @check
 def shim_eight_threads_create_250_each_concurrently(a):
     need_cpus(2)
-    r = a.shim_run([a.placeme, "concurrent", "8", "250", "1"], MAIN0_THREADS1,
+    r = a.shim_run([a.concurrency, "concurrent", "8", "250", "1"], MAIN0_THREADS1,
                    timeout=300).ok()
     line, = r.lines("concurrent")
     expect_equal((line["created"], line["misplaced"]), ("2000", "0"),
@@ -382,7 +382,7 @@ def shim_eight_threads_create_250_each_concurrently(a):
 
 def naming(a, mode):
     need_cpus(2)
-    r = a.shim_run([a.placeme, mode, "stepper_x"], """
+    r = a.shim_run([a.naming, mode, "stepper_x"], """
 [main]
 cpus: 0
 [thread steps]
@@ -425,7 +425,7 @@ def shim_time64_program_named_by_prctl(a):
     # __prctl_time64 (<sys/prctl.h> renames it): the shim must see that
     # name too, or no thread of such a program is placed again when named.
     need_cpus(2)
-    program = os.path.join(a.dir, "cross", "placeme-time64")
+    program = os.path.join(a.dir, "cross", "naming-time64")
     r = a.shim_run([program, "prctl", "stepper_x"], """
 [main]
 cpus: 0
@@ -439,7 +439,7 @@ cpus: 0
     placed(r.lines("after")[0], "1", "named by prctl (time64 program)")
     expect_equal(len(r.logged("rename")), 1, "rename events")
     library = os.path.join(a.dir, "cross", "libspawner-time64.so")
-    r = a.shim_run([a.placeme, "dlopen", library, "2", "serialq mcu"], """
+    r = a.shim_run([a.create, "dlopen", library, "2", "serialq mcu"], """
 [thread serial]
 match_name: serialq*
 cpus: 1
@@ -456,7 +456,7 @@ cpus: 0
 @check
 def shim_dlopened_library_by_library_then_name(a):
     need_cpus(2)
-    r = a.shim_run([a.placeme, "dlopen", a.spawner, "3", "serialq mcu"], """
+    r = a.shim_run([a.create, "dlopen", a.spawner, "3", "serialq mcu"], """
 [main]
 cpus: 0
 [thread serial]
@@ -485,7 +485,7 @@ cpus: 0-1
 
 @check
 def shim_policy_and_nice(a):
-    r = a.shim_run([a.placeme, "sched"],
+    r = a.shim_run([a.create, "sched"],
                    "[thread batch]\npolicy: batch\nnice: 7\n").ok()
     line, = r.lines("sched")
     expect_equal((line["policy"], line["nice"]), ("3", "7"),
@@ -496,7 +496,7 @@ def shim_policy_and_nice(a):
     if subprocess.run(["chrt", "-f", "1", "true"],
                       capture_output=True).returncode != 0:
         return  # no real-time here: batch and nice were the check
-    r = a.shim_run([a.placeme, "sched"],
+    r = a.shim_run([a.create, "sched"],
                    "[thread rt]\npolicy: fifo\npriority: 10\n").ok()
     line, = r.lines("sched")
     expect_equal((line["policy"], line["priority"]), ("1", "10"),
@@ -507,8 +507,8 @@ def shim_policy_and_nice(a):
 
 @check
 def shim_keeps_errno_and_result(a):
-    plain = a.shim_run([a.placeme, "errno"], preload=False).ok()
-    shimmed = a.shim_run([a.placeme, "errno"], MAIN0_THREADS1).ok()
+    plain = a.shim_run([a.failures, "errno"], preload=False).ok()
+    shimmed = a.shim_run([a.failures, "errno"], MAIN0_THREADS1).ok()
     expect_equal(shimmed.lines("errno"), plain.lines("errno"),
                  "as without the shim")
     expect_equal(shimmed.lines("errno"), [{"result": "0", "errno": "1234"}],
@@ -527,7 +527,7 @@ def shim_log_file_past_2_gib(a):
     size = 3 << 30
     with open(log, "wb") as big:
         big.truncate(size)
-    r = a.shim_run([a.placeme, "basic", "1"], MAIN0_THREADS1,
+    r = a.shim_run([a.create, "basic", "1"], MAIN0_THREADS1,
                    env={"KLIPPER_PIN_LOG": log}).ok()
     placed(r.lines("thread")[0], "1", "created thread")
     with open(log, "rb") as big:
@@ -543,7 +543,7 @@ CHILDREN = "[main]\ncpus: 0\n[thread all]\ncpus: 0\n[children]\ncpus: 1\n"
 @check
 def shim_forked_child_on_children_cpus(a):
     need_cpus(2)
-    r = a.shim_run([a.placeme, "fork"], CHILDREN).ok()
+    r = a.shim_run([a.processes, "fork"], CHILDREN).ok()
     placed(r.lines("main")[0], "0", "main thread")
     child, = r.lines("child")
     placed(child, "1", "forked child")
@@ -560,7 +560,7 @@ def shim_spawned_children_on_children_cpus(a):
     # runs it under qemu, so the guest gets the environment, shim included.
     wrapper = a.write("report-cpus",
                       f'#!/bin/sh\nexec {a.qemu} {a.report_cpus} "$@"\n', 0o755)
-    r = a.shim_run([a.placeme, "spawn", wrapper], CHILDREN).ok()
+    r = a.shim_run([a.processes, "spawn", wrapper], CHILDREN).ok()
     reports = {line["tag"]: line for line in r.lines("report")}
     expect_equal(sorted(reports), ["posix_spawn", "vfork"], "children ran")
     for tag, report in reports.items():
@@ -688,13 +688,13 @@ def launcher_same_pid_and_environment(a):
 
 @check
 def launcher_then_shim_whole_chain(a):
-    # qemu launcher -- qemu placeme: the launcher's exec keeps the PID it
+    # qemu launcher -- qemu create: the launcher's exec keeps the PID it
     # passed on, so the shim in the ARM program finds itself the target.
     need_cpus(2)
     config = a.write("chain.conf", MAIN0_THREADS1)
     log = a.path("chain.log")
     r = a.launch(["--config", config, "--log", log, "--log-format", "json",
-                  "--", a.qemu, a.placeme, "basic", "3"], log=log).ok()
+                  "--", a.qemu, a.create, "basic", "3"], log=log).ok()
     placed(r.lines("main")[0], "0", "main thread")
     threads = r.lines("thread")
     expect_equal(len(threads), 3, "threads reported")

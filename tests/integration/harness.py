@@ -48,9 +48,17 @@ class Build:
         self.dir = os.path.abspath(build_dir)
         self.launcher = os.path.join(self.dir, "klipper-pin")
         self.shim = os.path.join(self.dir, "libklipper-pin.so")
-        self.placeme = os.path.join(self.dir, "fixtures", "placeme")
-        self.report_cpus = os.path.join(self.dir, "fixtures", "report-cpus")
-        self.spawner = os.path.join(self.dir, "fixtures", "libspawner.so")
+        fixtures = os.path.join(self.dir, "fixtures")
+        # The C fixtures (tests/fixtures/NAME.c), "NAME MODE ARG...":
+        # each thread reports its CPUs, as their files say.
+        self.create = os.path.join(fixtures, "create")
+        self.naming = os.path.join(fixtures, "naming")
+        self.processes = os.path.join(fixtures, "processes")
+        self.concurrency = os.path.join(fixtures, "concurrency")
+        self.failures = os.path.join(fixtures, "failures")
+        self.fds = os.path.join(fixtures, "fds")
+        self.report_cpus = os.path.join(fixtures, "report-cpus")
+        self.spawner = os.path.join(fixtures, "libspawner.so")
         self.klippy_like = os.path.join(ROOT, "tests", "fixtures", "klippy_like.py")
 
 

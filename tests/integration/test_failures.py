@@ -14,7 +14,7 @@ def test_realtime_without_permission_is_logged_and_the_program_runs(run):
     if not shutil.which("setpriv"):
         raise Skip("setpriv (util-linux) is not installed")
     # Without CAP_SYS_NICE (and RLIMIT_RTPRIO 0) fifo and a lower nice fail.
-    result = run.launch([run.build.placeme, "sched"], """
+    result = run.launch([run.build.create, "sched"], """
 [thread rt]
 policy: fifo
 priority: 10
@@ -94,7 +94,7 @@ def test_pthread_create_failing_returns_the_real_error(run):
                          "--log", "none", "--"] if shim else [])
             completed = run.run(["/bin/sh", "-c",
                                  f'echo $$ > {tasks} && exec "$@"', "sh"] +
-                                launcher + [run.build.placeme, "exhaust"])
+                                launcher + [run.build.failures, "exhaust"])
         finally:
             os.rmdir(path)
         expect_equal(completed.returncode, 0, f"exit ({completed.stderr})")
@@ -106,7 +106,7 @@ def test_pthread_create_failing_returns_the_real_error(run):
 
 
 def test_threads_that_exit_at_once(run):
-    result = run.launch([run.build.placeme, "exit-now", "200"],
+    result = run.launch([run.build.create, "exit-now", "200"],
                         "[thread all]\ncpus: all\n")
     expect_equal(result.code, 0, f"exit status ({result.stderr})")
     expect("exit-now created=200" in result.stdout, result.stdout)
@@ -115,7 +115,7 @@ def test_threads_that_exit_at_once(run):
 
 def test_creating_threads_under_a_storm_of_signals(run):
     need_cpus(2)
-    result = run.launch([run.build.placeme, "signals", "2000"],
+    result = run.launch([run.build.failures, "signals", "2000"],
                         "[main]\ncpus: 0\n[thread all]\ncpus: 1\n")
     expect_equal(result.code, 0, f"exit status ({result.stderr})")
     line, = result.lines("signals")
@@ -126,7 +126,7 @@ def test_creating_threads_under_a_storm_of_signals(run):
 
 def test_program_that_closes_every_descriptor(run):
     victim = run.path("victim")
-    result = run.launch([run.build.placeme, "closefds", victim],
+    result = run.launch([run.build.fds, "closefds", victim],
                         "[thread all]\ncpus: all\n")
     expect_equal(result.code, 0, f"exit status ({result.stderr})")
     expect_equal(len(result.lines("thread")), 3, "threads ran")
@@ -140,7 +140,7 @@ def test_closed_stderr_then_reused_by_the_program(run):
     config = run.write("p.conf", "[thread all]\ncpus: all\n")
     completed = run.run(["/bin/sh", "-c", 'exec 2>&-; exec "$@"', "sh",
                          run.build.launcher, "-c", config, "--",
-                         run.build.placeme, "stderr-file", victim])
+                         run.build.fds, "stderr-file", victim])
     expect_equal(completed.returncode, 0, completed.stdout)
     expect_equal(completed.stdout.count("thread tid="), 3, "threads ran")
     expect_equal(os.path.getsize(victim), 0,
@@ -152,7 +152,7 @@ def test_stderr_reader_gone_neither_kills_nor_blocks(run):
     os.close(read_end)
     config = run.write("p.conf", "[thread all]\ncpus: all\n")
     completed = run.run([run.build.launcher, "-c", config, "--",
-                         run.build.placeme, "basic", "50"],
+                         run.build.create, "basic", "50"],
                         stderr=write_end, capture_output=False,
                         stdout=subprocess.PIPE)
     os.close(write_end)
@@ -164,7 +164,7 @@ def test_log_to_a_full_disk(run):
     result = run.run([run.build.launcher, "-c",
                       run.write("p.conf", "[klipper-pin]\nlog: /dev/full\n"
                                 "[thread all]\ncpus: all\n"),
-                      "--", run.build.placeme, "basic", "20"])
+                      "--", run.build.create, "basic", "20"])
     expect_equal(result.returncode, 0, result.stderr)
     expect_equal(result.stdout.count("thread tid="), 20, "threads ran")
 
@@ -172,7 +172,7 @@ def test_log_to_a_full_disk(run):
 def test_log_file_is_close_on_exec(run):
     log = run.path("log")
     result = run.run([run.build.launcher, "-l", log, "--",
-                      run.build.placeme, "fds"])
+                      run.build.fds, "list"])
     ours = [parse_fields(line[3:]) for line in result.stdout.splitlines()
             if line.startswith("fd ") and line.endswith(log)]
     expect_equal(len(ours), 1, f"the log open once: {result.stdout}")
@@ -189,7 +189,7 @@ def test_cpu_forbidden_by_cgroup_is_logged_and_the_thread_runs(run):
                              run.write("c.conf", "[main]\ncpus: 1\n"
                                        "[thread all]\ncpus: 1\n"),
                              "--log", run.path("log-cg"), "--log-format",
-                             "json", "--", run.build.placeme, "basic", "2"])
+                             "json", "--", run.build.create, "basic", "2"])
     finally:
         os.rmdir(path)
     expect_equal(completed.returncode, 0, f"exit status ({completed.stderr})")
@@ -214,7 +214,7 @@ def test_cpu_forbidden_by_cgroup_is_logged_and_the_thread_runs(run):
 def test_offline_cpu_warns_and_skips_unless_strict(run):
     beyond = max(online_cpus()) + 1
     text = f"[main]\ncpus: 0\n[thread far]\ncpus: {beyond}\n"
-    result = run.launch([run.build.placeme, "basic", "1"], text)
+    result = run.launch([run.build.create, "basic", "1"], text)
     expect_equal(result.code, 0, "exit status")
     warning, = result.logged("config")
     expect(f":4: CPU {beyond} in [thread far] is not online" in
@@ -241,7 +241,7 @@ def test_a_process_that_is_not_the_target_gets_only_children(run):
     # no [main] or [thread] rule applies, only [children].
     config = run.write("p.conf", "[main]\ncpus: 0\n[thread all]\ncpus: 0\n"
                        "[children]\ncpus: 1\n[klipper-pin]\nlog: none\n")
-    result = run.run([run.build.placeme, "basic", "1"],
+    result = run.run([run.build.create, "basic", "1"],
                      env={"LD_PRELOAD": run.build.shim,
                           "KLIPPER_PIN_CONFIG": config,
                           "KLIPPER_PIN_PID": "1"})
@@ -260,16 +260,20 @@ def test_valgrind_finds_no_error_and_no_leak(run):
     config = run.write("v.conf", "[main]\ncpus: 0\n[thread named]\n"
                        "match_name: w*\ncpus: all\n[thread all]\n"
                        "spread: all\n[klipper-pin]\nlog: none\n")
-    for mode in (["basic", "4"], ["prctl", "worker"],
-                 ["setname-other", "worker"], ["detached"], ["cancel"],
-                 ["fork"], ["attr"], ["exit-now", "20"],
-                 ["stress", "4", "50", "2"]):
+    build = run.build
+    for mode in ([build.create, "basic", "4"], [build.naming, "prctl", "worker"],
+                 [build.naming, "setname-other", "worker"],
+                 [build.create, "detached"], [build.create, "cancel"],
+                 [build.processes, "fork"], [build.create, "attr"],
+                 [build.create, "exit-now", "20"],
+                 [build.concurrency, "stress", "4", "50", "2"]):
         result = run.run(["valgrind", "-q", "--trace-children=yes",
                           "--leak-check=full",
                           "--show-leak-kinds=definite,indirect",
                           "--errors-for-leak-kinds=definite,indirect",
                           "--error-exitcode=99", run.build.launcher, "-c",
-                          config, "--", run.build.placeme] + mode,
+                          config, "--"] + mode,
                          timeout=300)
         expect_equal(result.returncode, 0,
-                     f"valgrind on placeme {mode[0]}: {result.stderr[-2000:]}")
+                     f"valgrind on {os.path.basename(mode[0])} {mode[1]}: "
+                     f"{result.stderr[-2000:]}")

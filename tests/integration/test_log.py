@@ -26,7 +26,7 @@ cpus: 0
 def test_json_log_field_by_field(run):
     need_cpus(2)
     started = time.time()
-    result = run.launch([run.build.placeme, "prctl", 'serialq "mcu"\\'],
+    result = run.launch([run.build.naming, "prctl", 'serialq "mcu"\\'],
                         PLAN)
     expect_equal(result.code, 0, "exit status")
     before, = result.lines("before")
@@ -46,8 +46,9 @@ def test_json_log_field_by_field(run):
                   created["result"]),
                  (1, "all", "0", "0", "other", 0, "ok"), "thread event")
     if not SANITIZER_RUNTIME:  # a sanitizer's interceptor hides these
+        program = os.path.basename(run.build.naming)
         expect_equal((created["library"], created["symbol"],
-                      created["caller"]), ("placeme", None, "placeme"),
+                      created["caller"]), (program, None, program),
                      "start routine and caller")
     expect_equal(renamed["name"], 'serialq "mcu"\\', "a name needing escapes")
     expect_equal((renamed["tid"], renamed["seq"], renamed["rule"],
@@ -64,7 +65,7 @@ def result_pid(result):
 
 def test_text_log_one_line_per_event(run):
     need_cpus(2)
-    result = run.launch([run.build.placeme, "prctl", "serialq mcu"], PLAN,
+    result = run.launch([run.build.naming, "prctl", "serialq mcu"], PLAN,
                         log_format="text")
     expect_equal(result.code, 0, "exit status")
     lines = result.log_text.splitlines()
@@ -84,11 +85,11 @@ def test_text_log_one_line_per_event(run):
 
 def test_log_none_writes_nothing_and_stderr_is_the_default(run):
     result = run.run([run.build.launcher, "--log", "none", "--",
-                      run.build.placeme, "basic", "1"])
+                      run.build.create, "basic", "1"])
     expect_equal(result.stderr, "", "--log none")
     config = run.write("p.conf", "[thread all]\ncpus: all\n")
     result = run.run([run.build.launcher, "-c", config, "--",
-                      run.build.placeme, "basic", "1"])
+                      run.build.create, "basic", "1"])
     expect_equal(len(result.stderr.splitlines()), 2, "main and thread lines")
     expect(all(l.startswith("klipper-pin: pid=")
                for l in result.stderr.splitlines()), result.stderr)
@@ -100,7 +101,7 @@ def test_log_file_appends_and_is_not_followed_through_a_symlink(run):
                        "[thread all]\ncpus: all\n")
     for _ in range(2):
         run.run([run.build.launcher, "-c", config, "--",
-                 run.build.placeme, "basic", "1"])
+                 run.build.create, "basic", "1"])
     with open(log) as text:
         expect_equal(len(text.read().splitlines()), 4, "two runs appended")
     mode = os.stat(log).st_mode & 0o777

@@ -24,7 +24,7 @@ def test_builtin_plan_main_second_to_last_threads_last(run):
         expect(False, "/etc/klipper-pin.conf exists: the built-in plan "
                "cannot be tested on this machine")
     last = str(max(int(c) for c in os.sched_getaffinity(0)))
-    result = run.launch([run.build.placeme, "basic", "4"])
+    result = run.launch([run.build.create, "basic", "4"])
     expect_equal(result.code, 0, "exit status")
     main, = result.lines("main")
     threads = result.lines("thread")
@@ -39,7 +39,7 @@ def test_builtin_plan_main_second_to_last_threads_last(run):
 
 def test_config_places_main_and_threads(run):
     need_cpus(2)
-    result = run.launch([run.build.placeme, "basic", "3"], """
+    result = run.launch([run.build.create, "basic", "3"], """
 [main]
 cpus: 1
 [thread all]
@@ -54,7 +54,7 @@ cpus: 0
 def test_threads_created_by_threads(run):
     need_cpus(2)
     # match_index: the outer thread is the first created, the inner the second.
-    result = run.launch([run.build.placeme, "nested"], """
+    result = run.launch([run.build.create, "nested"], """
 [main]
 cpus: 0
 [thread first]
@@ -73,7 +73,7 @@ cpus: 0-1
 
 def test_caller_attr_keeps_stack_guard_and_is_placed(run):
     need_cpus(2)
-    result = run.launch([run.build.placeme, "attr"], MAIN0_THREADS1)
+    result = run.launch([run.build.create, "attr"], MAIN0_THREADS1)
     expect_equal(result.code, 0, "exit status")
     line, = result.lines("attr")
     placed(line, "1", "thread with the program's own attr")
@@ -90,17 +90,17 @@ def test_affinity_in_the_callers_attr_yields_to_a_matching_rule(run):
     need_cpus(2)
     # As the README says: a matching rule's CPUs win; without one, the
     # program's own choice stands.
-    result = run.launch([run.build.placeme, "attr-cpu0"],
+    result = run.launch([run.build.create, "attr-cpu0"],
                         "[thread all]\ncpus: 1\n")
     placed(result.lines("attrcpu")[0], "1", "attr CPU 0, rule CPU 1")
-    result = run.launch([run.build.placeme, "attr-cpu0"],
+    result = run.launch([run.build.create, "attr-cpu0"],
                         "[thread none]\nmatch_index: 5\ncpus: 1\n")
     placed(result.lines("attrcpu")[0], "0", "attr CPU 0, no rule")
 
 
 def test_detached_threads(run):
     need_cpus(2)
-    result = run.launch([run.build.placeme, "detached"], MAIN0_THREADS1)
+    result = run.launch([run.build.create, "detached"], MAIN0_THREADS1)
     expect_equal(result.code, 0, "exit status")
     lines = result.lines("detached")
     expect_equal(len(lines), 4, "detached threads reported")
@@ -112,7 +112,7 @@ def test_cancelled_thread(run):
     need_cpus(2)
     need_no_thread_sanitizer("pthread_cancel's unwinding hides the locks "
                              "taken in a thread's key destructors")
-    result = run.launch([run.build.placeme, "cancel"], MAIN0_THREADS1)
+    result = run.launch([run.build.create, "cancel"], MAIN0_THREADS1)
     expect_equal(result.code, 0, "exit status")
     placed(result.lines("cancel")[0], "1", "thread later cancelled")
     expect("cancelled=1" in result.stdout, "the thread was cancelled")
@@ -121,7 +121,7 @@ def test_cancelled_thread(run):
 def test_eight_threads_create_a_thousand_each_concurrently(run):
     need_cpus(2)
     each = 100 if VALGRIND else 1000  # valgrind runs one thread at a time
-    result = run.launch([run.build.placeme, "concurrent", "8", str(each),
+    result = run.launch([run.build.concurrency, "concurrent", "8", str(each),
                          "1"], MAIN0_THREADS1, timeout=300)
     expect_equal(result.code, 0, "exit status")
     line, = result.lines("concurrent")
@@ -138,7 +138,7 @@ def test_eight_threads_create_a_thousand_each_concurrently(run):
 def test_threads_of_a_dlopened_library_by_library_then_name(run):
     need_cpus(2)
     need_own_pthread_create()
-    result = run.launch([run.build.placeme, "dlopen", run.build.spawner,
+    result = run.launch([run.build.create, "dlopen", run.build.spawner,
                          "3", "serialq mcu"], """
 [main]
 cpus: 0
@@ -173,7 +173,7 @@ cpus: 0-1
 
 def naming_test(run, mode):
     need_cpus(2)
-    result = run.launch([run.build.placeme, mode, "stepper_x"], """
+    result = run.launch([run.build.naming, mode, "stepper_x"], """
 [main]
 cpus: 0
 [thread steps]
@@ -211,7 +211,7 @@ def test_name_matching_the_same_rule_changes_nothing(run):
     need_cpus(2)
     # Both threads match "spread" at creation and again when named: a
     # spread rule must not advance, so no rename event at all.
-    result = run.launch([run.build.placeme, "prctl", "worker"], """
+    result = run.launch([run.build.naming, "prctl", "worker"], """
 [thread spread]
 spread: 0-1
 """)
@@ -223,7 +223,7 @@ spread: 0-1
 
 def test_spread_round_robin(run):
     need_cpus(2)
-    result = run.launch([run.build.placeme, "basic", "6"], """
+    result = run.launch([run.build.create, "basic", "6"], """
 [main]
 cpus: 0
 [thread spread]
@@ -238,7 +238,7 @@ spread: 0-1
 
 
 def test_rename_names_at_creation_and_the_program_name_stands(run):
-    result = run.launch([run.build.placeme, "prctl", "own-name"], """
+    result = run.launch([run.build.naming, "prctl", "own-name"], """
 [thread named]
 rename: klippy-serial
 cpus: all
@@ -251,7 +251,7 @@ cpus: all
 
 
 def test_policy_priority_and_nice_applied(run):
-    result = run.launch([run.build.placeme, "sched"], """
+    result = run.launch([run.build.create, "sched"], """
 [thread rt]
 cpus: all
 policy: fifo
@@ -269,7 +269,7 @@ nice: 3
     main, = result.logged("main")
     expect_equal(main["nice"], 3, "nice of the main thread")
 
-    result = run.launch([run.build.placeme, "sched"], """
+    result = run.launch([run.build.create, "sched"], """
 [thread batch]
 policy: batch
 nice: 7
@@ -280,8 +280,8 @@ nice: 7
 
 
 def test_errno_and_result_as_without_the_shim(run):
-    plain = run.run([run.build.placeme, "errno"])
-    placed_run = run.launch([run.build.placeme, "errno"], MAIN0_THREADS1)
+    plain = run.run([run.build.failures, "errno"])
+    placed_run = run.launch([run.build.failures, "errno"], MAIN0_THREADS1)
     expect_equal(placed_run.code, 0, "exit status")
     line = [l for l in placed_run.stdout.splitlines() if l.startswith("errno")]
     expect_equal(line, [l for l in plain.stdout.splitlines()
@@ -291,7 +291,7 @@ def test_errno_and_result_as_without_the_shim(run):
 def test_loaded_but_inactive_plan_changes_nothing(run):
     need_cpus(2)
     # No [main], no rules: every thread keeps what it inherits.
-    result = run.launch([run.build.placeme, "basic", "2"],
+    result = run.launch([run.build.create, "basic", "2"],
                         "[klipper-pin]\nlog_format: json\n",
                         prefix=("taskset", "-c", "1"))
     expect_equal(result.code, 0, "exit status")

@@ -69,8 +69,8 @@ cpus: 0
     os.chmod(config, 0o644)
     programs = {}
     for kind, mode in (("plain", 0o755), ("setuid", 0o4755)):
-        programs[kind] = run.path(f"placeme-{kind}")
-        shutil.copy(run.build.placeme, programs[kind])
+        programs[kind] = run.path(f"processes-{kind}")
+        shutil.copy(run.build.processes, programs[kind])
         os.chmod(programs[kind], mode)
     expect(os.stat(programs["setuid"]).st_mode & stat.S_ISUID,
            "the program is setuid")

@@ -33,7 +33,7 @@ def test_sixteen_creators_renames_and_forks_at_once(run):
     # Under valgrind a forked child's exit status is valgrind's own (the
     # other threads' allocations in flight at the fork count as lost).
     forks = 0 if VALGRIND else 20
-    result = run.launch([run.build.placeme, "stress", "16", str(each),
+    result = run.launch([run.build.concurrency, "stress", "16", str(each),
                          str(forks)], PLAN, timeout=600)
     expect_equal(result.code, 0, f"exit status ({result.stderr[-2000:]})")
     line, = result.lines("stress")
