@@ -48,7 +48,7 @@ export KLIPPER_PIN_TEST_PRELOAD = $(SANITIZER_RUNTIME)
 export SANITIZE
 endif
 
-CONFIG_SRC = config/cpulist.c config/plan.c config/parse.c
+CONFIG_SRC = config/cpulist.c config/glob.c config/plan.c config/parse.c
 SHIM_SRC = shim/shim.c shim/log.c shim/lookup.c shim/place.c
 LAUNCHER_SRC = launcher/main.c launcher/describe.c launcher/find_shim.c
 

@@ -197,6 +197,23 @@ void cpulist_to_set(const struct cpulist *list, cpu_set_t *set,
 	}
 }
 
+/* Writes value in decimal at item; returns its length. No stdio: the shim
+ * formats CPU sets on the program's threads, and vfprintf's own buffers
+ * would take more of their stack than the shim may. */
+static size_t cpulist_decimal(char *item, size_t value)
+{
+	char digits[24];
+	size_t at = sizeof(digits), length;
+
+	do {
+		digits[--at] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value);
+	length = sizeof(digits) - at;
+	memcpy(item, digits + at, length);
+	return length;
+}
+
 size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 		      size_t len)
 {
@@ -210,9 +227,8 @@ size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 	if (len)
 		buf[0] = '\0';
 	for (size_t n = 0; n < bits; n++) {
-		size_t end = n;
+		size_t end = n, width = 0;
 		char item[48];
-		int width;
 
 		/* Skip empty words whole: a set may be 8192 CPUs wide. */
 		if (n % __NCPUBITS == 0 && words[n / __NCPUBITS] == 0) {
@@ -223,17 +239,19 @@ size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 			continue;
 		while (end + 1 < bits && CPU_ISSET_S(end + 1, setsize, set))
 			end++;
-		if (end == n)
-			width = snprintf(item, sizeof(item), "%s%zu",
-					 used ? "," : "", n);
-		else
-			width = snprintf(item, sizeof(item), "%s%zu-%zu",
-					 used ? "," : "", n, end);
-		if (len && used + (size_t)width < len)
-			memcpy(buf + used, item, (size_t)width + 1);
+		if (used)
+			item[width++] = ',';
+		width += cpulist_decimal(item + width, n);
+		if (end != n) {
+			item[width++] = '-';
+			width += cpulist_decimal(item + width, end);
+		}
+		item[width] = '\0';
+		if (len && used + width < len)
+			memcpy(buf + used, item, width + 1);
 		else if (len)
 			len = 0; /* too small: stop writing, keep counting */
-		used += (size_t)width;
+		used += width;
 		n = end;
 	}
 	return used;

@@ -4,7 +4,8 @@
  */
 #include "plan.h"
 
-#include <fnmatch.h>
+#include "glob.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,7 +317,7 @@ bool plan_pattern_matches(const struct plan_pattern *pattern,
 	if (!text)
 		return false;
 	for (size_t i = 0; i < pattern->count; i++)
-		if (fnmatch(pattern->alternatives[i], text, 0) == 0)
+		if (glob_match(pattern->alternatives[i], text))
 			return true;
 	return false;
 }

@@ -231,6 +231,41 @@ static void print_command(char **command)
 	putchar('\n');
 }
 
+/* Fails here, where it can be seen, what the shim would fail to open. A
+ * log file is a regular file or a character device (/dev/null): a FIFO
+ * would block the opening without a reader, and SIGPIPE the program when
+ * its reader goes. */
+static int check_log_file(const char *path)
+{
+	struct stat info;
+	int fd;
+
+	if (stat(path, &info) == 0 && !S_ISREG(info.st_mode) &&
+	    !S_ISCHR(info.st_mode)) {
+		fprintf(stderr,
+			"klipper-pin: the log %s is a %s: expected a regular "
+			"file (to log to a pipe, use 'log: stderr' and "
+			"redirect it)\n",
+			path,
+			S_ISFIFO(info.st_mode)	 ? "FIFO"
+			: S_ISSOCK(info.st_mode) ? "socket"
+			: S_ISDIR(info.st_mode)	 ? "directory"
+						 : "special file");
+		return -1;
+	}
+	fd = open(path,
+		  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+			  O_NOCTTY | O_NONBLOCK,
+		  0640);
+	if (fd < 0) {
+		fprintf(stderr, "klipper-pin: cannot open the log %s: %s\n",
+			path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int run_command(const struct options *options, char **command)
 {
 	struct plan plan = { 0 };
@@ -245,20 +280,9 @@ static int run_command(const struct options *options, char **command)
 		plan_free(&plan);
 		return EXIT_LAUNCHER;
 	}
-	if (plan.log == PLAN_LOG_FILE) {
-		/* Fail here, where it can be seen, not in the shim. */
-		int fd = open(plan.log_path,
-			      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-				      O_NOFOLLOW | O_NOCTTY,
-			      0640);
-
-		if (fd < 0) {
-			fprintf(stderr, "klipper-pin: cannot open the log %s: %s\n",
-				plan.log_path, strerror(errno));
-			plan_free(&plan);
-			return EXIT_LAUNCHER;
-		}
-		close(fd);
+	if (plan.log == PLAN_LOG_FILE && check_log_file(plan.log_path) != 0) {
+		plan_free(&plan);
+		return EXIT_LAUNCHER;
 	}
 	if (options->dry_run) {
 		describe_plan(stdout, &plan);

@@ -336,6 +336,8 @@ int shim_log_open(const struct plan *plan)
 		fd = log_open_syslog();
 		break;
 	case PLAN_LOG_FILE:
+		/* Non-blocking: a FIFO with no reader fails (ENXIO) rather
+		 * than hang; one with a reader is refused below. */
 		fd = open(plan->log_path,
 			  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 				  O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
@@ -344,11 +346,17 @@ int shim_log_open(const struct plan *plan)
 	}
 	if (fd < 0)
 		return -1;
-	fd = log_move_high(fd);
-	if (fstat(fd, &info) == 0) {
-		log_sink.dev = info.st_dev;
-		log_sink.ino = info.st_ino;
+	if (fstat(fd, &info) != 0 ||
+	    (plan->log == PLAN_LOG_FILE && !S_ISREG(info.st_mode) &&
+	     !S_ISCHR(info.st_mode))) {
+		/* A FIFO's reader could go and SIGPIPE the program. */
+		close(fd);
+		errno = ENXIO;
+		return -1;
 	}
+	fd = log_move_high(fd);
+	log_sink.dev = info.st_dev;
+	log_sink.ino = info.st_ino;
 	log_set_kind(plan->log);
 	log_sink.fd = fd;
 	return 0;
@@ -364,7 +372,7 @@ void shim_log_close(void)
 
 /* Is our fd still the file we opened? A program may have closed it and
  * opened something else under the same number. */
-static bool log_sink_intact(void)
+static __attribute__((noinline)) bool log_sink_intact(void)
 {
 	struct stat info;
 
@@ -403,9 +411,9 @@ static void log_write_stream(int fd, const char *line, size_t length)
 	pthread_sigmask(SIG_SETMASK, &before, NULL);
 }
 
-void shim_log_write(const struct shim_log_event *event)
+void shim_log_write(const struct shim_log_event *event, char *buf)
 {
-	char line[SHIM_LOG_LINE_MAX];
+	char *line = buf + SHIM_LOG_HEADROOM;
 	int saved = errno;
 	size_t length;
 	enum plan_log kind = log_kind();
@@ -417,12 +425,13 @@ void shim_log_write(const struct shim_log_event *event)
 		errno = saved;
 		return;
 	}
-	length = shim_log_format(event, log_sink.format, line, sizeof(line));
+	length = shim_log_format(event, log_sink.format, line,
+				 SHIM_LOG_LINE_MAX);
 	if (kind == PLAN_LOG_SYSLOG) {
-		/* "<facility*8+severity>tag: message", the tag in place of
-		 * the text format's own "klipper-pin: " prefix. */
-		char packet[SHIM_LOG_LINE_MAX + 64];
-		struct log_buffer b = { packet, sizeof(packet), 0, false };
+		/* "<facility*8+severity>klipper-pin[PID]: message", the tag in
+		 * place of the text format's own "klipper-pin: " prefix, put
+		 * in the headroom just before it. */
+		struct log_buffer b = { buf, SHIM_LOG_HEADROOM, 0, false };
 		const char *body = line;
 
 		if (strncmp(body, "klipper-pin: ", 13) == 0)
@@ -431,8 +440,10 @@ void shim_log_write(const struct shim_log_event *event)
 		log_puts(&b, "klipper-pin[");
 		log_signed(&b, event->pid);
 		log_puts(&b, "]: ");
-		log_put(&b, body, length - (size_t)(body - line) - 1);
-		send(log_sink.fd, packet, b.used, MSG_NOSIGNAL | MSG_DONTWAIT);
+		memmove(buf + b.used, body, length - (size_t)(body - line) - 1);
+		send(log_sink.fd, buf,
+		     b.used + length - (size_t)(body - line) - 1,
+		     MSG_NOSIGNAL | MSG_DONTWAIT);
 		errno = saved;
 		return;
 	}

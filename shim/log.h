@@ -32,6 +32,9 @@ struct shim_log_event {
 
 /* The longest line written; longer events are cut to a marked line. */
 #define SHIM_LOG_LINE_MAX 4096
+/* Room a caller gives shim_log_write: a line and syslog's header. */
+#define SHIM_LOG_HEADROOM 64
+#define SHIM_LOG_BUFFER (SHIM_LOG_HEADROOM + SHIM_LOG_LINE_MAX)
 
 /*
  * Formats event as one line ending in '\n' into buf (of len bytes, at
@@ -42,14 +45,18 @@ size_t shim_log_format(const struct shim_log_event *event,
 
 /*
  * Opens the destination the plan names. A file is opened to append, never
- * through a symlink, close-on-exec. Returns 0, or -1 with errno when the
- * destination cannot be opened (the log is then off).
+ * through a symlink, close-on-exec, without blocking; it must be a regular
+ * file or a character device (a FIFO or a socket is refused: ENXIO).
+ * Returns 0, or -1 with errno when the destination cannot be opened (the
+ * log is then off).
  */
 int shim_log_open(const struct plan *plan);
 
 /* Writes one event to the open destination, keeping errno; never blocks
- * on a full pipe or disk for long, never raises SIGPIPE. */
-void shim_log_write(const struct shim_log_event *event);
+ * on a full pipe or disk for long, never raises SIGPIPE. The line is
+ * formatted in buf, SHIM_LOG_BUFFER bytes that the caller provides (off
+ * the program's stack). */
+void shim_log_write(const struct shim_log_event *event, char *buf);
 
 /* Forgets the destination (in a child the log stays open as inherited). */
 void shim_log_close(void);

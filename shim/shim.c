@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,39 +62,97 @@ static pthread_key_t shim_exit_key;    /* its destructor ends a record */
  * that comes back into a wrapper goes straight to the real function. */
 static SHIM_TLS int shim_busy;
 
-/* A thread the shim created, from pthread_create until it ends. Owned by
- * two: the creator (until it has registered it) and the thread (until it
- * exits); the last one frees it. */
+/* Where the shim's own code formats and reads back: never the program's
+ * stack, which may be small (SPEC: at most 1 KiB of it). */
+struct shim_work {
+	struct shim_placement placement;
+	struct shim_log_event event;
+	char line[SHIM_LOG_BUFFER];
+};
+
+/* A thread the shim knows: one it created, from pthread_create until it
+ * ends, or the main thread. A created one is owned by two, the creator
+ * (until it has registered it) and the thread (until it exits), and
+ * others that hold it for a moment; the last one frees it. */
 struct shim_thread {
 	void *(*start)(void *);
 	void *arg;
 	struct plan_thread facts;
 	const struct plan_rule *creation_rule;
+	bool is_main;                  /* named, never placed by a rule */
 
-	pthread_mutex_t lock;          /* guards the placement fields */
-	const struct plan_rule *rule;  /* the rule that placed it last */
-	long want_cpu;                 /* the spread CPU chosen, or -1 */
-	bool affinity_done;            /* placed by pthread_create already */
-	int affinity_error;            /* pthread_create could not place it */
-
-	/* the registry, under shim_registry_lock */
+	/* the registry, under its bucket's lock */
 	pthread_t handle;
 	struct shim_thread *next;
 	bool registered, exited;
 	atomic_int owners;
+
+	pthread_mutex_t lock;          /* guards all below */
+	const struct plan_rule *rule;  /* the rule that placed it last */
+	long want_cpu;                 /* the spread CPU chosen, or -1 */
+	bool affinity_done;            /* placed by pthread_create already */
+	int affinity_error;            /* pthread_create could not place it */
+	bool named;                    /* by the program: rename stands aside */
+	char name[16];                 /* its name, as the kernel keeps it */
+	struct shim_sched sched;       /* for a process forked from it */
+	struct shim_work work;
+	cpu_set_t *want, *now;         /* shim_setsize bytes each, below */
+	_Alignas(cpu_set_t) unsigned char sets[];
 };
 
 static SHIM_TLS struct shim_thread *shim_self;
+static struct shim_thread *shim_main;
 
 /* Threads by pthread_t, so that pthread_setname_np of another thread
- * finds what placed it. */
+ * finds what placed it; a lock for each bucket, held only to link, unlink
+ * or take a reference, never across a placement or a write. */
 #define SHIM_BUCKETS 64
-static pthread_mutex_t shim_registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct shim_thread *shim_registry[SHIM_BUCKETS];
+static struct shim_bucket {
+	pthread_mutex_t lock;
+	struct shim_thread *head;
+} shim_registry[SHIM_BUCKETS];
+
+static void shim_registry_init(void)
+{
+	for (size_t i = 0; i < SHIM_BUCKETS; i++) {
+		pthread_mutex_init(&shim_registry[i].lock, NULL);
+		shim_registry[i].head = NULL;
+	}
+}
+
+/* The shim's work on a thread adds no cancellation point: cancellation
+ * waits, as it would have, for the program's own next one. */
+static int shim_hold_cancel(void)
+{
+	int before = PTHREAD_CANCEL_ENABLE;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &before);
+	return before;
+}
+
+static void shim_release_cancel(int before)
+{
+	int ignored;
+
+	pthread_setcancelstate(before, &ignored);
+}
 
 static pid_t shim_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);
+}
+
+/* The kernel thread id behind a pthread_t of this process, with no
+ * system call: glibc encodes it in the thread's CPU-time clock id (the
+ * kernel's ABI for such clocks: ~tid << 3 | CPUCLOCK_PERTHREAD |
+ * CPUCLOCK_SCHED). */
+static pid_t shim_tid_of(pthread_t thread)
+{
+	clockid_t clock;
+
+	if (pthread_getcpuclockid(thread, &clock) != 0 || (clock & 7) != 6)
+		return 0;
+	return (pid_t)~(clock >> 3);
 }
 
 static void shim_bind(void)
@@ -112,32 +169,49 @@ static void shim_bind(void)
 			RTLD_NEXT, "pthread_setname_np");
 }
 
-static size_t shim_bucket(pthread_t handle)
+static struct shim_thread *shim_thread_new(void)
 {
-	return ((uintptr_t)handle >> 6) % SHIM_BUCKETS;
+	struct shim_thread *record =
+		calloc(1, sizeof(*record) + 2 * shim_setsize);
+
+	if (!record)
+		return NULL;
+	record->want = (cpu_set_t *)record->sets;
+	record->now = (cpu_set_t *)(record->sets + shim_setsize);
+	record->want_cpu = -1;
+	pthread_mutex_init(&record->lock, NULL);
+	return record;
+}
+
+static void shim_thread_free(struct shim_thread *record)
+{
+	pthread_mutex_destroy(&record->lock);
+	free(record);
 }
 
 static void shim_thread_release(struct shim_thread *record)
 {
-	if (atomic_fetch_sub(&record->owners, 1) == 1) {
-		pthread_mutex_destroy(&record->lock);
-		free(record);
-	}
+	if (atomic_fetch_sub(&record->owners, 1) == 1)
+		shim_thread_free(record);
+}
+
+static struct shim_bucket *shim_bucket_of(pthread_t handle)
+{
+	return &shim_registry[((uintptr_t)handle >> 6) % SHIM_BUCKETS];
 }
 
 /* Called by the creator once pthread_create has succeeded. */
-static void shim_thread_register(struct shim_thread *record, pthread_t handle)
+static void shim_thread_register(struct shim_thread *record)
 {
-	pthread_mutex_lock(&shim_registry_lock);
-	if (!record->exited) {
-		size_t bucket = shim_bucket(handle);
+	struct shim_bucket *bucket = shim_bucket_of(record->handle);
 
-		record->handle = handle;
-		record->next = shim_registry[bucket];
-		shim_registry[bucket] = record;
+	pthread_mutex_lock(&bucket->lock);
+	if (!record->exited) {
+		record->next = bucket->head;
+		bucket->head = record;
 		record->registered = true;
 	}
-	pthread_mutex_unlock(&shim_registry_lock);
+	pthread_mutex_unlock(&bucket->lock);
 	shim_thread_release(record);
 }
 
@@ -145,12 +219,19 @@ static void shim_thread_register(struct shim_thread *record, pthread_t handle)
 static void shim_thread_exit(void *opaque)
 {
 	struct shim_thread *record = opaque;
+	struct shim_bucket *bucket = shim_bucket_of(record->handle);
 
 	shim_self = NULL;
-	pthread_mutex_lock(&shim_registry_lock);
+	/* In a forked child the registry is left as the fork found it:
+	 * nothing reads it there, and its locks may be held by threads
+	 * that are not in the child. */
+	if (atomic_load(&shim_role) != SHIM_TARGET) {
+		shim_thread_release(record);
+		return;
+	}
+	pthread_mutex_lock(&bucket->lock);
 	if (record->registered) {
-		struct shim_thread **link =
-			&shim_registry[shim_bucket(record->handle)];
+		struct shim_thread **link = &bucket->head;
 
 		while (*link && *link != record)
 			link = &(*link)->next;
@@ -159,23 +240,45 @@ static void shim_thread_exit(void *opaque)
 		record->registered = false;
 	}
 	record->exited = true;
-	pthread_mutex_unlock(&shim_registry_lock);
+	pthread_mutex_unlock(&bucket->lock);
 	shim_thread_release(record);
 }
 
-static void shim_now(struct timespec *ts)
+/* The record of a thread by its handle, held (release it), or NULL. */
+static struct shim_thread *shim_thread_find(pthread_t thread)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
+	struct shim_bucket *bucket = shim_bucket_of(thread);
+	struct shim_thread *found = NULL;
+
+	if (shim_main && pthread_equal(thread, shim_main->handle))
+		return shim_main; /* never freed */
+	pthread_mutex_lock(&bucket->lock);
+	for (struct shim_thread *record = bucket->head; record;
+	     record = record->next)
+		if (pthread_equal(record->handle, thread)) {
+			atomic_fetch_add(&record->owners, 1);
+			found = record;
+			break;
+		}
+	pthread_mutex_unlock(&bucket->lock);
+	return found;
 }
 
-static void shim_log_placement(const char *event, pid_t tid,
-			       const struct plan_thread *facts,
-			       const char *name, const char *rule,
-			       const struct shim_placement *p)
+static void shim_thread_drop(struct shim_thread *record)
 {
+	if (record != shim_main)
+		shim_thread_release(record);
+}
+
+static void shim_log_placement(struct shim_work *work, const char *event,
+			       pid_t tid, const struct plan_thread *facts,
+			       const char *name, const char *rule)
+{
+	const struct shim_placement *p = &work->placement;
+
 	if (!shim_logging)
 		return;
-	struct shim_log_event e = {
+	work->event = (struct shim_log_event){
 		.event = event,
 		.pid = shim_pid,
 		.tid = tid,
@@ -193,9 +296,8 @@ static void shim_log_placement(const char *event, pid_t tid,
 		.nice = p->nice,
 		.result = p->result,
 	};
-
-	shim_now(&e.ts);
-	shim_log_write(&e);
+	clock_gettime(CLOCK_REALTIME, &work->event.ts);
+	shim_log_write(&work->event, work->line);
 }
 
 static void shim_log_config(const char *message)
@@ -207,8 +309,8 @@ static void shim_log_config(const char *message)
 		.message = message,
 	};
 
-	shim_now(&e.ts);
-	shim_log_write(&e);
+	clock_gettime(CLOCK_REALTIME, &e.ts);
+	shim_log_write(&e, shim_main->work.line);
 }
 
 /* The CPUs to place on, as a set in want: a spread CPU, or the action's
@@ -219,30 +321,37 @@ static bool shim_want(const struct plan_action *action, long cpu,
 	if (!action->set)
 		return false;
 	if (cpu < 0) {
-		memcpy(want, action->set, CPULIST_SETSIZE);
+		memcpy(want, action->set, shim_setsize);
 	} else {
-		CPU_ZERO_S(CPULIST_SETSIZE, want);
-		CPU_SET_S((size_t)cpu, CPULIST_SETSIZE, want);
+		CPU_ZERO_S(shim_setsize, want);
+		CPU_SET_S((size_t)cpu, shim_setsize, want);
 	}
 	return true;
 }
 
-/* Places the whole process (its one thread, at load or after fork) by
- * action and logs it as event. */
-static void shim_place_process(struct plan_action *action, const char *event,
-			       const char *rule)
+/* Starts a placement in record's work space. */
+static struct shim_placement *shim_placement_of(struct shim_thread *record)
 {
-	cpu_set_t want[CPULIST_SETSIZE / sizeof(cpu_set_t)];
-	struct shim_placement p = { 0 };
-	char name[16] = "";
-	pid_t tid = shim_gettid();
+	struct shim_placement *p = &record->work.placement;
 
-	if (shim_want(action, plan_action_next_cpu(action), want))
-		p.want = want;
-	shim_place(action, tid, shim_setsize, shim_logging, &p);
-	if (shim_logging)
-		shim_real.prctl(PR_GET_NAME, (unsigned long)name, 0, 0, 0);
-	shim_log_placement(event, tid, NULL, name, rule, &p);
+	memset(p, 0, sizeof(*p));
+	p->now = record->now;
+	p->sched = &record->sched;
+	return p;
+}
+
+/* Places the whole process (its one thread, at load or after fork) by
+ * action, with the main thread's work space, and logs it as event. */
+static void shim_place_process(struct plan_action *action, const char *event,
+			       const char *rule, pid_t tid)
+{
+	struct shim_placement *p = shim_placement_of(shim_main);
+
+	if (shim_want(action, plan_action_next_cpu(action), shim_main->want))
+		p->want = shim_main->want;
+	shim_place(action, 0, shim_setsize, shim_logging, p);
+	shim_log_placement(&shim_main->work, event, tid, NULL,
+			   shim_main->name, rule);
 }
 
 /* In the new thread, before the program's start routine: the placement
@@ -251,29 +360,27 @@ static void shim_place_process(struct plan_action *action, const char *event,
 static __attribute__((noinline)) void shim_place_created(
 	struct shim_thread *record)
 {
-	cpu_set_t want[CPULIST_SETSIZE / sizeof(cpu_set_t)];
 	const struct plan_rule *rule = record->creation_rule;
-	struct shim_placement p = { 0 };
-	char name[16] = "";
-	pid_t tid = shim_gettid();
 
 	pthread_mutex_lock(&record->lock);
 	if (rule && record->rule == rule) {
 		const struct plan_action *action = &rule->action;
+		struct shim_placement *p = shim_placement_of(record);
 
-		if (action->rename[0])
+		if (action->rename[0] && !record->named) {
 			shim_real.prctl(PR_SET_NAME, (unsigned long)action->rename,
 					0, 0, 0);
-		if (shim_want(action, record->want_cpu, want))
-			p.want = want;
-		p.affinity_done = record->affinity_done;
-		p.affinity_error = record->affinity_error;
-		shim_place(action, tid, shim_setsize, shim_logging, &p);
-		if (shim_logging)
-			shim_real.prctl(PR_GET_NAME, (unsigned long)name,
-					0, 0, 0);
-		shim_log_placement("thread", tid, &record->facts, name,
-				   rule->name, &p);
+			memcpy(record->name, action->rename,
+			       sizeof(record->name));
+		}
+		if (action->set)
+			p->want = record->want;
+		p->affinity_done = record->affinity_done;
+		p->affinity_error = record->affinity_error;
+		shim_place(action, 0, shim_setsize, shim_logging, p);
+		shim_log_placement(&record->work, "thread",
+				   shim_tid_of(record->handle), &record->facts,
+				   record->name, rule->name);
 	}
 	pthread_mutex_unlock(&record->lock);
 }
@@ -283,7 +390,7 @@ static void *shim_trampoline(void *opaque)
 	struct shim_thread *record = opaque;
 	void *(*start)(void *) = record->start;
 	void *arg = record->arg;
-	int saved = errno;
+	int saved = errno, cancel = shim_hold_cancel();
 
 	shim_busy++;
 	shim_self = record;
@@ -292,88 +399,73 @@ static void *shim_trampoline(void *opaque)
 	(void)pthread_setspecific(shim_exit_key, record);
 	shim_place_created(record);
 	shim_busy--;
+	shim_release_cancel(cancel);
 	errno = saved;
 	return start(arg);
 }
 
-/* A thread of ours was named: place it again if the name picks another
- * rule. Called with the registry lock or from the thread itself. */
+/* The kernel keeps the first 15 bytes of a name: so does the shim. */
+static void shim_copy_name(char name[16], const char *given)
+{
+	size_t length = strnlen(given, 15);
+
+	memcpy(name, given, length);
+	name[length] = '\0';
+}
+
+/* A thread was named: note the name, and place the thread again if the
+ * name picks another rule (never the main thread). */
 static void shim_named(struct shim_thread *record, pid_t tid,
 		       const char *given)
 {
-	cpu_set_t want[CPULIST_SETSIZE / sizeof(cpu_set_t)];
-	struct shim_placement p = { 0 };
-	char name[16];
-	struct plan_thread facts = record->facts;
-	const struct plan_rule *rule;
-
-	/* The kernel keeps the first 15 bytes; match what it keeps. */
-	snprintf(name, sizeof(name), "%s", given);
-	facts.name = name;
-	rule = plan_match(&shim_plan, &facts);
-
 	pthread_mutex_lock(&record->lock);
-	if (rule && rule != record->rule) {
-		struct plan_action *action =
-			(struct plan_action *)&rule->action;
+	record->named = true;
+	shim_copy_name(record->name, given);
+	if (!record->is_main) {
+		struct plan_thread facts = record->facts;
+		const struct plan_rule *rule;
 
-		record->rule = rule;
-		if (shim_want(action, plan_action_next_cpu(action), want))
-			p.want = want;
-		shim_place(action, tid, shim_setsize, shim_logging, &p);
-		shim_log_placement("rename", tid, &facts, name, rule->name, &p);
+		facts.name = record->name;
+		rule = plan_match(&shim_plan, &facts);
+		if (rule && rule != record->rule) {
+			struct plan_action *action =
+				(struct plan_action *)&rule->action;
+			struct shim_placement *p = shim_placement_of(record);
+
+			record->rule = rule;
+			if (shim_want(action, plan_action_next_cpu(action),
+				      record->want))
+				p->want = record->want;
+			shim_place(action, tid, shim_setsize, shim_logging, p);
+			shim_log_placement(&record->work, "rename",
+					   tid ? tid : shim_tid_of(record->handle),
+					   &facts, record->name, rule->name);
+		}
 	}
 	pthread_mutex_unlock(&record->lock);
 }
 
-/* The kernel thread id behind a pthread_t of this process: glibc encodes
- * it in the thread's CPU-time clock id (the kernel's ABI for such clocks:
- * ~tid << 3 | CPUCLOCK_PERTHREAD | CPUCLOCK_SCHED). */
-static pid_t shim_tid_of(pthread_t thread)
-{
-	clockid_t clock;
-
-	if (pthread_getcpuclockid(thread, &clock) != 0 || (clock & 7) != 6)
-		return 0;
-	return (pid_t)~(clock >> 3);
-}
-
-static void shim_named_other(pthread_t thread, const char *name)
-{
-	pid_t tid = shim_tid_of(thread);
-
-	if (tid <= 0)
-		return;
-	pthread_mutex_lock(&shim_registry_lock);
-	for (struct shim_thread *record = shim_registry[shim_bucket(thread)];
-	     record; record = record->next)
-		if (pthread_equal(record->handle, thread)) {
-			shim_named(record, tid, name);
-			break;
-		}
-	pthread_mutex_unlock(&shim_registry_lock);
-}
-
-static void shim_before_fork(void)
-{
-	pthread_mutex_lock(&shim_registry_lock);
-}
-
-static void shim_after_fork_parent(void)
-{
-	pthread_mutex_unlock(&shim_registry_lock);
-}
-
-/* The forked child: placed on [children], and no rule applies to it. */
+/* The forked child: placed on [children], and no rule applies to it. It
+ * starts with the scheduling its thread had before the shim changed it,
+ * and keeps no descriptor of the shim's. */
 static void shim_after_fork_child(void)
 {
-	pthread_mutex_init(&shim_registry_lock, NULL);
+	struct shim_thread *forker = shim_self;
+
 	shim_pid = getpid();
 	if (atomic_load(&shim_role) != SHIM_TARGET)
 		return;
 	atomic_store(&shim_role, SHIM_CHILD);
 	shim_busy++;
-	shim_place_process(&shim_plan.children, "child", "children");
+	int cancel = shim_hold_cancel();
+
+	if (forker)
+		shim_sched_restore(&forker->sched);
+	shim_place_process(&shim_plan.children, "child", "children",
+			   shim_pid);
+	shim_log_close();
+	shim_logging = false;
+	shim_release_cancel(cancel);
 	shim_busy--;
 }
 
@@ -410,7 +502,6 @@ static int shim_load_plan(enum shim_role role)
 		CPU_FREE(online);
 		return -1;
 	}
-	shim_setsize = shim_kernel_setsize();
 	if ((!path || !*path) && access("/etc/klipper-pin.conf", F_OK) == 0)
 		path = "/etc/klipper-pin.conf";
 	if (path && *path)
@@ -453,11 +544,28 @@ static int shim_load_plan(enum shim_role role)
 	return 0;
 }
 
+/* The main thread's record: its name, its scheduling for fork, and the
+ * work space of the placements made on the whole process. */
+static int shim_main_init(void)
+{
+	shim_setsize = shim_kernel_setsize();
+	shim_main = shim_thread_new();
+	if (!shim_main)
+		return -1;
+	shim_main->is_main = true;
+	shim_main->handle = pthread_self();
+	atomic_init(&shim_main->owners, 1);
+	shim_real.prctl(PR_GET_NAME, (unsigned long)shim_main->name, 0, 0, 0);
+	shim_self = shim_main;
+	return 0;
+}
+
 static void shim_init(void)
 {
 	const char *target = getenv("KLIPPER_PIN_PID");
 	pid_t pid = getpid();
 	enum shim_role role;
+	int cancel = shim_hold_cancel();
 
 	shim_pid = pid;
 	shim_busy++;
@@ -467,32 +575,43 @@ static void shim_init(void)
 	    shim_real.pthread_create == pthread_create || !shim_real.prctl ||
 	    !shim_real.pthread_setname_np)
 		goto off;
+	if (shim_main_init() != 0)
+		goto off;
 	role = target && *target && strtol(target, NULL, 10) != pid
 		       ? SHIM_CHILD
 		       : SHIM_TARGET;
 	if (shim_load_plan(role) != 0)
 		goto off;
 	if (role == SHIM_TARGET) {
+		shim_registry_init();
 		if (pthread_key_create(&shim_exit_key, shim_thread_exit) != 0)
 			goto off;
 		for (size_t i = 0; i < shim_plan.warning_count; i++)
 			shim_log_config(shim_plan.warnings[i]);
-		shim_place_process(&shim_plan.main, "main", "main");
+		shim_place_process(&shim_plan.main, "main", "main", pid);
+		pthread_atfork(NULL, NULL, shim_after_fork_child);
 	} else {
-		shim_place_process(&shim_plan.children, "child", "children");
+		/* An exec'd child: placed once; the log closed again, so
+		 * that the program sees no descriptor of ours. */
+		shim_place_process(&shim_plan.children, "child", "children",
+				   pid);
+		shim_log_close();
+		shim_logging = false;
 	}
-	pthread_atfork(shim_before_fork, shim_after_fork_parent,
-		       shim_after_fork_child);
 	atomic_store(&shim_role, role);
 	shim_busy--;
+	shim_release_cancel(cancel);
 	return;
 off:
 	atomic_store(&shim_role, SHIM_OFF);
 	shim_busy--;
+	shim_release_cancel(cancel);
 }
 
-/* Runs first among constructors, before the program's own code. */
-__attribute__((constructor(101))) static void shim_load(void)
+/* At load, before the program's main, though not before every
+ * constructor: a dependency's constructor runs first, and if it creates
+ * a thread the shim starts up inside that pthread_create instead. */
+__attribute__((constructor)) static void shim_load(void)
 {
 	int saved = errno;
 
@@ -511,21 +630,39 @@ static bool shim_active(void)
 	       SHIM_TARGET;
 }
 
+/* What a new thread starts with from its creator: its name, and its
+ * scheduling as the shim left it; known when the creator is a thread the
+ * shim knows, else the name is asked of the kernel. */
+static void shim_creator_start(struct shim_thread *record)
+{
+	struct shim_thread *creator = shim_self;
+
+	if (!creator) {
+		shim_real.prctl(PR_GET_NAME, (unsigned long)record->name, 0, 0,
+				0);
+		return;
+	}
+	pthread_mutex_lock(&creator->lock);
+	memcpy(record->name, creator->name, sizeof(record->name));
+	record->sched = creator->sched;
+	pthread_mutex_unlock(&creator->lock);
+}
+
 SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			       void *(*start)(void *), void *arg)
 {
 	/* One byte back: inside the call instruction, not after it. */
 	const char *caller = (const char *)__builtin_return_address(0) - 1;
-	cpu_set_t want[CPULIST_SETSIZE / sizeof(cpu_set_t)];
 	pthread_attr_t placed;
 	bool use_placed = false;
 	const char *ignored;
-	int saved = errno, result;
+	int saved = errno, result, cancel;
 
 	if (!shim_busy) {
 		shim_busy++;
 		pthread_once(&shim_once, shim_init);
 		shim_busy--;
+		errno = saved;
 	}
 	if (!shim_active()) {
 		if (!shim_real.pthread_create)
@@ -534,6 +671,7 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	}
 
 	shim_busy++;
+	cancel = shim_hold_cancel();
 	struct plan_thread facts = {
 		.seq = atomic_fetch_add(&shim_seq, 1) + 1,
 	};
@@ -542,9 +680,13 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	const struct plan_rule *rule = plan_match(&shim_plan, &facts);
 	struct shim_thread *record = NULL;
 
-	if (rule || plan_may_match_named(&shim_plan, &facts))
-		record = calloc(1, sizeof(*record));
+	/* A thread inherits its creator's scheduling: where the shim changed
+	 * that, the thread is followed too, for the processes it forks. */
+	if (rule || plan_may_match_named(&shim_plan, &facts) ||
+	    (shim_self && shim_self->sched.changed))
+		record = shim_thread_new();
 	if (!record) {
+		shim_release_cancel(cancel);
 		shim_busy--;
 		errno = saved;
 		return shim_real.pthread_create(thread, attr, start, arg);
@@ -554,24 +696,27 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	record->facts = facts;
 	record->creation_rule = rule;
 	record->rule = rule;
-	record->want_cpu = -1;
 	atomic_init(&record->owners, 2);
-	pthread_mutex_init(&record->lock, NULL);
+	shim_creator_start(record);
 	if (rule) {
 		struct plan_action *action = (struct plan_action *)&rule->action;
 
 		record->want_cpu = plan_action_next_cpu(action);
 		/* With no attr of the program's, glibc places the thread
-		 * before it first runs; with one, the thread places itself. */
-		if (!attr && shim_want(action, record->want_cpu, want) &&
-		    pthread_attr_init(&placed) == 0) {
+		 * before it first runs, from the program's own thread
+		 * defaults (pthread_setattr_default_np); with an attr of
+		 * its own, the thread places itself. */
+		if (shim_want(action, record->want_cpu, record->want) &&
+		    !attr && pthread_getattr_default_np(&placed) == 0) {
 			use_placed = pthread_attr_setaffinity_np(
-					     &placed, shim_setsize, want) == 0;
+					     &placed, shim_setsize,
+					     record->want) == 0;
 			if (!use_placed)
 				pthread_attr_destroy(&placed);
 		}
 	}
 	record->affinity_done = use_placed;
+	shim_release_cancel(cancel);
 	shim_busy--;
 
 	errno = saved;
@@ -590,10 +735,10 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	if (use_placed)
 		pthread_attr_destroy(&placed);
 	if (result != 0) {
-		pthread_mutex_destroy(&record->lock);
-		free(record);
+		shim_thread_free(record);
 	} else {
-		shim_thread_register(record, *thread);
+		record->handle = *thread;
+		shim_thread_register(record);
 	}
 	errno = saved;
 	return result;
@@ -614,13 +759,14 @@ static int shim_prctl(int option, unsigned long arg2, unsigned long arg3,
 	result = shim_real.prctl(option, arg2, arg3, arg4, arg5);
 	if (option == PR_SET_NAME && result == 0 && shim_active() &&
 	    shim_self) {
-		int saved = errno;
+		int saved = errno, cancel = shim_hold_cancel();
 
 		shim_busy++;
 		/* prctl passes the name's address as an unsigned long. */
-		shim_named(shim_self, shim_gettid(),
+		shim_named(shim_self, 0,
 			   (const char *)arg2); // NOLINT(performance-no-int-to-ptr)
 		shim_busy--;
+		shim_release_cancel(cancel);
 		errno = saved;
 	}
 	return result;
@@ -628,50 +774,74 @@ static int shim_prctl(int option, unsigned long arg2, unsigned long arg3,
 
 /* Exported as "prctl" whatever the header calls it: with _TIME_BITS=64 on
  * 32-bit ARM, glibc's <sys/prctl.h> renames prctl to __prctl_time64, and
- * programs built so call that name; programs built without, the other. */
-SHIM_EXPORT int shim_prctl_export(int option, ...) __asm__("prctl");
-SHIM_EXPORT int shim_prctl_export(int option, ...)
+ * programs built so call that name; programs built without, the other.
+ * Declared with prctl's four further arguments rather than "...": on
+ * every Linux ABI the shim is built for (x86-64, arm64, armhf) integer
+ * arguments of a variadic call arrive where a fixed one's do, and no
+ * va_list register save area takes room on the program's stack. */
+SHIM_EXPORT int shim_prctl_export(int option, unsigned long arg2,
+				  unsigned long arg3, unsigned long arg4,
+				  unsigned long arg5) __asm__("prctl");
+SHIM_EXPORT int shim_prctl_export(int option, unsigned long arg2,
+				  unsigned long arg3, unsigned long arg4,
+				  unsigned long arg5)
 {
-	unsigned long arg2, arg3, arg4, arg5;
-	va_list args;
-
-	/* prctl takes up to four more arguments; pass on what came. */
-	va_start(args, option);
-	arg2 = va_arg(args, unsigned long);
-	arg3 = va_arg(args, unsigned long);
-	arg4 = va_arg(args, unsigned long);
-	arg5 = va_arg(args, unsigned long);
-	va_end(args);
 	return shim_prctl(option, arg2, arg3, arg4, arg5);
 }
 
 #if defined(__TIMESIZE) && __TIMESIZE != 64
 /* The same function under the other name. */
-SHIM_EXPORT int shim_prctl_time64_export(int option, ...)
+SHIM_EXPORT int shim_prctl_time64_export(int option, unsigned long arg2,
+					 unsigned long arg3, unsigned long arg4,
+					 unsigned long arg5)
 	__asm__("__prctl_time64") __attribute__((alias("prctl")));
 #endif
 
 SHIM_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
 {
-	int result;
+	struct shim_thread *other = NULL;
+	int result, saved, cancel = 0;
+	bool active, self;
 
 	if (!shim_real.pthread_setname_np)
 		shim_bind();
 	if (!shim_real.pthread_setname_np)
 		return ENOSYS;
-	result = shim_real.pthread_setname_np(thread, name);
-	if (result == 0 && shim_active()) {
-		int saved = errno;
-
+	active = shim_active();
+	self = pthread_equal(thread, pthread_self());
+	if (active && !self) {
+		/* Marked named before the name is set, so that a thread not
+		 * yet started does not put its rule's rename over it. */
+		saved = errno;
+		cancel = shim_hold_cancel();
 		shim_busy++;
-		if (pthread_equal(thread, pthread_self())) {
-			if (shim_self)
-				shim_named(shim_self, shim_gettid(), name);
-		} else {
-			shim_named_other(thread, name);
+		other = shim_thread_find(thread);
+		if (other && strlen(name) < 16) {
+			pthread_mutex_lock(&other->lock);
+			other->named = true;
+			pthread_mutex_unlock(&other->lock);
 		}
 		shim_busy--;
+		shim_release_cancel(cancel);
 		errno = saved;
+	}
+	result = shim_real.pthread_setname_np(thread, name);
+	if (result == 0 && active && (other || (self && shim_self))) {
+		saved = errno;
+		cancel = shim_hold_cancel();
+		shim_busy++;
+		if (self)
+			shim_named(shim_self, 0, name);
+		else
+			shim_named(other, shim_tid_of(thread), name);
+		shim_busy--;
+		shim_release_cancel(cancel);
+		errno = saved;
+	}
+	if (other) {
+		shim_busy++;
+		shim_thread_drop(other);
+		shim_busy--;
 	}
 	return result;
 }
