@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -380,16 +381,32 @@ static __attribute__((noinline)) bool log_sink_intact(void)
 	       info.st_ino == log_sink.ino;
 }
 
+/* The kernel's own signal set (64 signals on every Linux the shim is built
+ * for): sigset_t is 128 bytes, and three of them would take a good part
+ * of the stack the shim may use. */
+typedef unsigned long log_sigset;
+
+static bool log_sigpipe_pending(void)
+{
+	log_sigset pending = 0;
+
+	syscall(SYS_rt_sigpending, &pending, sizeof(pending));
+	return pending & (1ul << (SIGPIPE - 1));
+}
+
 /*
  * stderr may be a pipe whose reader is slow or gone: a line is written only
  * when it fits without waiting (lines are at most PIPE_BUF, so a writable
  * pipe takes one whole), and with SIGPIPE held off so that a reader gone
- * between the check and the write does not kill the program.
+ * between the check and the write does not kill the program. Out of line:
+ * its frame is there only on this path.
  */
-static void log_write_stream(int fd, const char *line, size_t length)
+static __attribute__((noinline)) void log_write_stream(int fd,
+							const char *line,
+							size_t length)
 {
 	struct pollfd ready = { .fd = fd, .events = POLLOUT };
-	sigset_t pipe_only, before, pending;
+	log_sigset pipe_only = 1ul << (SIGPIPE - 1), before = 0;
 	bool was_pending;
 
 	if (send(fd, line, length, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0 ||
@@ -398,17 +415,18 @@ static void log_write_stream(int fd, const char *line, size_t length)
 	if (poll(&ready, 1, 0) != 1 || (ready.revents & (POLLERR | POLLHUP)) ||
 	    !(ready.revents & POLLOUT))
 		return;
-	sigemptyset(&pipe_only);
-	sigaddset(&pipe_only, SIGPIPE);
-	sigpending(&pending);
-	was_pending = sigismember(&pending, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_only, &before);
+	was_pending = log_sigpipe_pending();
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_only, &before,
+		sizeof(log_sigset));
 	if (write(fd, line, length) < 0 && errno == EPIPE && !was_pending) {
 		struct timespec now = { 0, 0 };
 
-		sigtimedwait(&pipe_only, NULL, &now);
+		/* Take back the SIGPIPE this write raised, and only it. */
+		syscall(SYS_rt_sigtimedwait, &pipe_only, NULL, &now,
+			sizeof(log_sigset));
 	}
-	pthread_sigmask(SIG_SETMASK, &before, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &before, NULL,
+		sizeof(log_sigset));
 }
 
 void shim_log_write(const struct shim_log_event *event, char *buf)
