@@ -3,6 +3,7 @@ plain and under the launcher, with a plan that places, renames, renices and
 logs every thread, and what it saw must be the same (SPEC: "The shim never
 breaks the program")."""
 import os
+import shutil
 import stat
 import subprocess
 
@@ -200,7 +201,7 @@ def test_log_to_a_fifo_is_refused_not_a_hang(run):
 def test_log_to_a_fifo_through_stderr_survives_its_reader_going(run):
     # The way to log to a pipe is stderr; a reader gone neither blocks nor
     # kills the program (SIGPIPE) however many lines follow.
-    command = invisible(run, "cancel-early", "50")
+    command = invisible(run, "name-stands", "50", "progname")
     reader, writer = os.pipe()
     os.close(reader)
     completed = subprocess.run(
@@ -210,4 +211,26 @@ def test_log_to_a_fifo_through_stderr_survives_its_reader_going(run):
         env=run.env())
     os.close(writer)
     expect_equal(completed.returncode, 0, "no SIGPIPE")
-    expect("started=50" in completed.stdout, completed.stdout)
+    expect_equal(completed.stdout.count("name=progname"), 50,
+                 "every thread ran")
+
+
+def test_fork_does_not_wait_for_a_placement_in_progress(run):
+    # strace delays every write(2) by a second, the rename's log line
+    # among them; the program forks half a second into that write. Only a
+    # lock of the shim's held across the write could make fork wait.
+    if not shutil.which("strace"):
+        raise Skip("strace is not installed (debian-packages lists it)")
+    need_plain_stack()  # a sanitizer or valgrind under strace: too slow
+    tracer = ("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=write",
+              "-e", "inject=write:delay_enter=1000000")
+    config = ("[main]\ncpus: 0\n[thread serial]\nmatch_name: serialq*\n"
+              "cpus: 1\n[thread all]\ncpus: 0\n")
+    result = run.launch(invisible(run, "fork-while-naming", "1500"), config,
+                        prefix=tracer, timeout=60)
+    expect_equal(result.code, 0, f"exit ({result.stderr})")
+    line, = result.lines("fork-while-naming")
+    expect(int(line["fork_ms"]) < 250,
+           f"fork waited {line['fork_ms']} ms for the shim's placement")
+    renamed, = result.logged("rename")
+    expect_equal(renamed["cpus"], "1", "the named thread re-placed")
