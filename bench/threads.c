@@ -6,10 +6,10 @@
  * threads inherit CPU 0; with --place it places each thread on CPU 1 itself
  * with pthread_attr_setaffinity_np, the kernel's own price of placing. Run
  * plain under klipper-pin, the shim does the placing. With --log FILE too,
- * each thread also does what logging a placement takes, by hand: it reads
- * its CPUs, policy, nice value and name back from the kernel, checks the
- * file is still the one it opened and appends one line: the floor of a
- * placement that is logged.
+ * each thread also does what logging a placement takes, by hand, with the
+ * shim's system calls: it reads its CPUs and its policy, priority and nice
+ * value back from the kernel, checks the file is still the one it opened
+ * and appends one line: the floor of a placement that is logged.
  *
  * usage: threads [--place [--log FILE]] COUNT
  *        threads --probe        exit 0 when CPUs 0 and 1 are both usable
@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -38,23 +39,36 @@
 static int threads_log_fd = -1;
 static struct stat threads_log_opened;
 
+/* The kernel's struct sched_attr, first version. */
+struct threads_sched_attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+};
+
 /* What a logged placement costs beyond the placing itself, without the
- * shim: the same read-backs and one appended line of about the length of
- * the shim's. */
+ * shim: the same system calls as the shim's (the CPUs read back, policy,
+ * priority and nice in one sched_getattr, the file checked to be the one
+ * opened, one appended line of about the length of the shim's); the tid
+ * and the name known without asking, as the shim knows them. */
 static void threads_log_placement(void)
 {
-	pid_t tid = gettid();
+	struct threads_sched_attr attr = { .size = sizeof(attr) };
 	struct timespec now;
 	struct stat current;
-	char name[16] = "", line[256];
+	char line[256];
 	cpu_set_t cpus;
-	int length, policy, nice_value;
+	clockid_t clock;
+	int length;
+	pid_t tid = 0;
 
+	if (pthread_getcpuclockid(pthread_self(), &clock) == 0)
+		tid = (pid_t)~(clock >> 3);
 	CPU_ZERO(&cpus);
-	sched_getaffinity(tid, sizeof(cpus), &cpus);
-	policy = sched_getscheduler(tid);
-	nice_value = getpriority(PRIO_PROCESS, (id_t)tid);
-	prctl(PR_GET_NAME, name);
+	sched_getaffinity(0, sizeof(cpus), &cpus);
+	syscall(SYS_sched_getattr, 0, &attr, sizeof(attr), 0);
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (fstat(threads_log_fd, &current) != 0 ||
 	    current.st_ino != threads_log_opened.st_ino ||
@@ -62,11 +76,12 @@ static void threads_log_placement(void)
 		return;
 	length = snprintf(line, sizeof(line),
 			  "threads: time=%lld.%06ld pid=%d tid=%d "
-			  "event=thread name=%s want=1 cpus=%s policy=%d "
-			  "priority=0 nice=%d result=ok\n",
+			  "event=thread name=threads want=1 cpus=%s policy=%u "
+			  "priority=%u nice=%d result=ok\n",
 			  (long long)now.tv_sec, now.tv_nsec / 1000,
-			  (int)getpid(), (int)tid, name,
-			  CPU_ISSET(1, &cpus) ? "1" : "?", policy, nice_value);
+			  (int)getpid(), (int)tid,
+			  CPU_ISSET(1, &cpus) ? "1" : "?", attr.policy,
+			  attr.priority, attr.nice);
 	if (length > 0 && write(threads_log_fd, line, (size_t)length) < 0)
 		perror("threads: log");
 }

@@ -656,7 +656,7 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	pthread_attr_t placed;
 	bool use_placed = false;
 	const char *ignored;
-	int saved = errno, result, cancel;
+	int saved = errno, result;
 
 	if (!shim_busy) {
 		shim_busy++;
@@ -670,8 +670,9 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 		return shim_real.pthread_create(thread, attr, start, arg);
 	}
 
+	/* No cancellation point from here to the real call: dladdr, calloc
+	 * and the locks are none. */
 	shim_busy++;
-	cancel = shim_hold_cancel();
 	struct plan_thread facts = {
 		.seq = atomic_fetch_add(&shim_seq, 1) + 1,
 	};
@@ -686,7 +687,6 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	    (shim_self && shim_self->sched.changed))
 		record = shim_thread_new();
 	if (!record) {
-		shim_release_cancel(cancel);
 		shim_busy--;
 		errno = saved;
 		return shim_real.pthread_create(thread, attr, start, arg);
@@ -716,7 +716,6 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 		}
 	}
 	record->affinity_done = use_placed;
-	shim_release_cancel(cancel);
 	shim_busy--;
 
 	errno = saved;
