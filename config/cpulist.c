@@ -182,8 +182,7 @@ size_t cpulist_count(const struct cpulist *list)
 	return count;
 }
 
-void cpulist_to_set(const struct cpulist *list, cpu_set_t *set,
-		    size_t setsize)
+void cpulist_to_set(const struct cpulist *list, cpu_set_t *set, size_t setsize)
 {
 	for (size_t i = 0; i < list->count; i++) {
 		const struct cpulist_range *r = &list->ranges[i];
@@ -257,8 +256,7 @@ size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
 	return used;
 }
 
-size_t cpulist_format_ranges(const struct cpulist *list, char *buf,
-			     size_t len)
+size_t cpulist_format_ranges(const struct cpulist *list, char *buf, size_t len)
 {
 	size_t used = 0;
 

@@ -27,11 +27,11 @@ struct cpulist {
 
 enum cpulist_error {
 	CPULIST_OK = 0,
-	CPULIST_EMPTY,     /* nothing, or an empty item as in "1,,2" */
-	CPULIST_SYNTAX,    /* not a number where one was expected */
-	CPULIST_REVERSED,  /* "3-1" */
-	CPULIST_TOO_BIG,   /* a number above the maximum */
-	CPULIST_BAD_STRIDE,/* "0-7:0" */
+	CPULIST_EMPTY,	    /* nothing, or an empty item as in "1,,2" */
+	CPULIST_SYNTAX,	    /* not a number where one was expected */
+	CPULIST_REVERSED,   /* "3-1" */
+	CPULIST_TOO_BIG,    /* a number above the maximum */
+	CPULIST_BAD_STRIDE, /* "0-7:0" */
 	CPULIST_NO_MEMORY,
 };
 
@@ -57,8 +57,7 @@ size_t cpulist_count(const struct cpulist *list);
  * Sets in set (of setsize bytes, as CPU_ALLOC_SIZE gives) every CPU of the
  * list; CPUs beyond the set's size are left out. Does not clear set first.
  */
-void cpulist_to_set(const struct cpulist *list, cpu_set_t *set,
-		    size_t setsize);
+void cpulist_to_set(const struct cpulist *list, cpu_set_t *set, size_t setsize);
 
 /*
  * Writes set in the shortest taskset form ("0-2,5") into buf; "" for an
@@ -72,8 +71,7 @@ size_t cpulist_format(const cpu_set_t *set, size_t setsize, char *buf,
  * length the whole text needs, as snprintf does. For lists too large for a
  * CPU set, as match_index's may be.
  */
-size_t cpulist_format_ranges(const struct cpulist *list, char *buf,
-			     size_t len);
+size_t cpulist_format_ranges(const struct cpulist *list, char *buf, size_t len);
 
 /* Bytes of a set big enough for any CPU a kernel can have. */
 #define CPULIST_SETSIZE CPU_ALLOC_SIZE(CPULIST_MAX_CPU + 1)

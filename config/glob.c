@@ -95,8 +95,9 @@ bool glob_match(const char *pattern, const char *text)
 		if (*p == '?') {
 			matched = true;
 			next = p + 1;
-		} else if (*p == '[' && (next = glob_bracket(p, (unsigned char)*t,
-							    &matched))) {
+		} else if (*p == '[' &&
+			   (next = glob_bracket(p, (unsigned char)*t,
+						&matched))) {
 			/* matched says whether *t is in it */
 		} else if (*p == '\\' && !p[1]) {
 			return false; /* a lone trailing backslash: invalid */

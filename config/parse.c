@@ -71,7 +71,10 @@ static const struct parse_key_info {
 };
 
 static const char *const parse_section_names[] = {
-	"klipper-pin", "main", "thread", "children",
+	"klipper-pin",
+	"main",
+	"thread",
+	"children",
 };
 
 struct parse_state {
@@ -91,16 +94,15 @@ struct parse_state {
 	int section_line;
 	struct plan_action *action;
 	struct plan_rule *rule;
-	int key_line[KEY_COUNT];   /* 0: not given in this section */
+	int key_line[KEY_COUNT]; /* 0: not given in this section */
 	bool seen_main, seen_children, seen_global;
 };
 
-static void parse_fail(struct parse_state *state, int line,
-		       const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
+static void parse_fail(struct parse_state *state, int line, const char *format,
+		       ...) __attribute__((format(printf, 3, 4)));
 
-static void parse_fail(struct parse_state *state, int line,
-		       const char *format, ...)
+static void parse_fail(struct parse_state *state, int line, const char *format,
+		       ...)
 {
 	va_list args;
 
@@ -172,7 +174,8 @@ static const char *parse_section_title(const struct parse_state *state)
 	static __thread char title[160];
 
 	if (state->section == SECTION_THREAD)
-		snprintf(title, sizeof(title), "[thread %s]", state->rule->name);
+		snprintf(title, sizeof(title), "[thread %s]",
+			 state->rule->name);
 	else
 		snprintf(title, sizeof(title), "[%s]",
 			 parse_section_names[state->section - 1]);
@@ -296,18 +299,20 @@ static void parse_section_header(struct parse_state *state, char *line)
 		char first[64];
 		const char *hint;
 
-		snprintf(first, sizeof(first), "%.*s", (int)strcspn(name, " \t"),
-			 name);
+		snprintf(first, sizeof(first), "%.*s",
+			 (int)strcspn(name, " \t"), name);
 		hint = parse_suggest(first, parse_section_names, 4);
-		parse_fail(state, state->lineno,
-			   "unknown section [%s]%s%s%s, expected [klipper-pin], "
-			   "[main], [thread NAME] or [children]",
-			   name, hint ? " (did you mean [" : "", hint ? hint : "",
-			   hint ? "]?)" : "");
+		parse_fail(
+			state, state->lineno,
+			"unknown section [%s]%s%s%s, expected [klipper-pin], "
+			"[main], [thread NAME] or [children]",
+			name, hint ? " (did you mean [" : "", hint ? hint : "",
+			hint ? "]?)" : "");
 		return;
 	}
 	if (*seen) {
-		parse_fail(state, state->lineno, "duplicate section [%s]", name);
+		parse_fail(state, state->lineno, "duplicate section [%s]",
+			   name);
 		return;
 	}
 	*seen = true;
@@ -441,9 +446,9 @@ static void parse_join(const char *const *words, size_t count, char *buf,
 	for (size_t i = 0; i < count; i++)
 		total += words[i] != NULL;
 	for (size_t i = 0; i < count && used < len; i++) {
-		const char *glue = done == 0		 ? ""
+		const char *glue = done == 0	       ? ""
 				   : done + 1 == total ? " or "
-							 : ", ";
+						       : ", ";
 
 		if (!words[i])
 			continue;
@@ -456,7 +461,10 @@ static void parse_join(const char *const *words, size_t count, char *buf,
 static void parse_unknown_key(struct parse_state *state, const char *name)
 {
 	static const char *const titles[] = {
-		"[klipper-pin]", "[main]", "[thread NAME]", "[children]",
+		"[klipper-pin]",
+		"[main]",
+		"[thread NAME]",
+		"[children]",
 	};
 	const char *names[KEY_COUNT], *sections[4];
 	const char *hint;
@@ -471,9 +479,10 @@ static void parse_unknown_key(struct parse_state *state, const char *name)
 	if (key >= 0) {
 		/* Say where it does belong. */
 		for (int i = 0; i < 4; i++)
-			sections[i] = (parse_keys[key].sections & (1u << (i + 1)))
-					      ? titles[i]
-					      : NULL;
+			sections[i] =
+				(parse_keys[key].sections & (1u << (i + 1)))
+					? titles[i]
+					: NULL;
 		parse_join(sections, 4, expected, sizeof(expected));
 		parse_fail(state, state->lineno,
 			   "key '%s' does not belong in %s, only in %s", name,
@@ -546,15 +555,16 @@ static void parse_cpus(struct parse_state *state, int key, const char *value)
 			   "bad CPU list '%s' for '%s' (%s at '%s'), expected "
 			   "CPUs as taskset -c takes them (2, 0-1, 0,2-3)%s",
 			   value, parse_keys[key].name, cpulist_strerror(error),
-			   bad, key == KEY_CPUS ? ", all or inherit" : " or all");
+			   bad,
+			   key == KEY_CPUS ? ", all or inherit" : " or all");
 		return;
 	}
 	action->cpus_kind = PLAN_CPUS_LIST;
 }
 
 /* "a|b|c" into its alternatives; none may be empty. */
-static void parse_pattern(struct parse_state *state, int key,
-			  const char *value, struct plan_pattern *pattern)
+static void parse_pattern(struct parse_state *state, int key, const char *value,
+			  struct plan_pattern *pattern)
 {
 	size_t count = 1;
 	const char *start = value;
@@ -589,8 +599,7 @@ static void parse_pattern(struct parse_state *state, int key,
 	}
 }
 
-static void parse_bool(struct parse_state *state, const char *value,
-		       bool *out)
+static void parse_bool(struct parse_state *state, const char *value, bool *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
 	static const char *const no[] = { "no", "false", "off", "0" };
@@ -605,14 +614,15 @@ static void parse_bool(struct parse_state *state, const char *value,
 			return;
 		}
 	}
-	parse_fail(state, state->lineno, "bad value '%s' for 'strict', "
-		   "expected yes or no", value);
+	parse_fail(state, state->lineno,
+		   "bad value '%s' for 'strict', "
+		   "expected yes or no",
+		   value);
 }
 
 static void parse_policy(struct parse_state *state, const char *value)
 {
-	for (int policy = PLAN_POLICY_OTHER; policy <= PLAN_POLICY_RR;
-	     policy++)
+	for (int policy = PLAN_POLICY_OTHER; policy <= PLAN_POLICY_RR; policy++)
 		if (strcmp(value, plan_policy_name(policy)) == 0) {
 			state->action->policy = policy;
 			return;
@@ -670,10 +680,11 @@ static void parse_value(struct parse_state *state, int key, const char *value)
 				   "start at 1 (the first thread created)",
 				   value);
 		} else if (failure) {
-			parse_fail(state, state->lineno,
-				   "bad match_index '%s' (%s at '%s'), expected "
-				   "creation numbers as a list: 1, 2-4, 1,3",
-				   value, cpulist_strerror(failure), bad);
+			parse_fail(
+				state, state->lineno,
+				"bad match_index '%s' (%s at '%s'), expected "
+				"creation numbers as a list: 1, 2-4, 1,3",
+				value, cpulist_strerror(failure), bad);
 		}
 		break;
 	}
@@ -683,10 +694,11 @@ static void parse_value(struct parse_state *state, int key, const char *value)
 		break;
 	case KEY_RENAME:
 		if (value[0] == '\0' || strlen(value) > 15)
-			parse_fail(state, state->lineno,
-				   "bad rename '%s', expected a name of 1 to 15 "
-				   "bytes (the kernel's limit)",
-				   value);
+			parse_fail(
+				state, state->lineno,
+				"bad rename '%s', expected a name of 1 to 15 "
+				"bytes (the kernel's limit)",
+				value);
 		else
 			snprintf(action->rename, sizeof(action->rename), "%s",
 				 value);
@@ -705,10 +717,11 @@ static void parse_value(struct parse_state *state, int key, const char *value)
 		break;
 	case KEY_NICE:
 		if (!parse_integer(value, -20, 19, &number)) {
-			parse_fail(state, state->lineno,
-				   "bad nice '%s', expected a whole number from "
-				   "-20 to 19",
-				   value);
+			parse_fail(
+				state, state->lineno,
+				"bad nice '%s', expected a whole number from "
+				"-20 to 19",
+				value);
 		} else {
 			action->has_nice = true;
 			action->nice = (int)number;
@@ -746,9 +759,8 @@ static int parse_handler(void *user, const char *section, const char *name,
 		return 0;
 	}
 	if (value[0] == '\0' && key != KEY_CPUS && key != KEY_SPREAD) {
-		parse_fail(state, state->lineno,
-			   "empty value for '%s' in %s", name,
-			   parse_section_title(state));
+		parse_fail(state, state->lineno, "empty value for '%s' in %s",
+			   name, parse_section_title(state));
 		return 0;
 	}
 	parse_value(state, key, value);
@@ -773,7 +785,8 @@ static int parse_run(struct plan *plan, struct parse_state *state)
 	if (!state->failed)
 		parse_end_section(state);
 	if (!state->failed && result != 0)
-		parse_fail(state, result, "malformed line, expected 'key: "
+		parse_fail(state, result,
+			   "malformed line, expected 'key: "
 			   "value' or a [section]");
 	free(state->line);
 	if (!state->failed)
@@ -787,7 +800,9 @@ int plan_load_text(struct plan *plan, const char *text, const char *file,
 		   struct plan_error *error)
 {
 	struct parse_state state = {
-		.file = file, .error = error, .text = text,
+		.file = file,
+		.error = error,
+		.text = text,
 	};
 
 	return parse_run(plan, &state);

@@ -59,12 +59,12 @@ void plan_free(struct plan *plan)
 	plan->children.policy = PLAN_POLICY_UNSET;
 }
 
-static void plan_error_set(struct plan_error *error, const char *file,
-			   int line, const char *format, ...)
+static void plan_error_set(struct plan_error *error, const char *file, int line,
+			   const char *format, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static void plan_error_set(struct plan_error *error, const char *file,
-			   int line, const char *format, ...)
+static void plan_error_set(struct plan_error *error, const char *file, int line,
+			   const char *format, ...)
 {
 	va_list args;
 
@@ -152,11 +152,12 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 		if (CPU_ISSET_S(cpu, setsize, wanted) &&
 		    !CPU_ISSET_S(cpu, setsize, online))
 			CPU_SET_S(cpu, setsize, missing);
-	if (CPU_COUNT_S(setsize, missing) || CPU_COUNT_S(setsize, wanted) == 0) {
+	if (CPU_COUNT_S(setsize, missing) ||
+	    CPU_COUNT_S(setsize, wanted) == 0) {
 		char text[1024];
 
-		const char *cpu_word = CPU_COUNT_S(setsize, missing) > 1 ? "CPUs"
-									 : "CPU";
+		const char *cpu_word =
+			CPU_COUNT_S(setsize, missing) > 1 ? "CPUs" : "CPU";
 
 		plan_action_label(plan, action, label, sizeof(label));
 		cpulist_format(missing, setsize, missing_text,
@@ -166,11 +167,12 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 		CPU_FREE(missing);
 		CPU_FREE(wanted);
 		if (plan->strict) {
-			plan_error_set(error, plan->source, action->cpus_line,
-				       "%s %s in %s %s not online here (online: "
-				       "%s) and strict is on",
-				       cpu_word, missing_text, label,
-				       cpu_word[3] ? "are" : "is", online_text);
+			plan_error_set(
+				error, plan->source, action->cpus_line,
+				"%s %s in %s %s not online here (online: "
+				"%s) and strict is on",
+				cpu_word, missing_text, label,
+				cpu_word[3] ? "are" : "is", online_text);
 			return -1;
 		}
 		snprintf(text, sizeof(text),
@@ -292,7 +294,8 @@ int plan_load_default(struct plan *plan, const cpu_set_t *online,
 			for (size_t i = 0; i + 2 < count; i++)
 				used += (size_t)sprintf(list + used, "%s%u",
 							i ? "," : "", cpus[i]);
-			int failed = plan_action_set_list(&plan->children, list);
+			int failed =
+				plan_action_set_list(&plan->children, list);
 
 			free(list);
 			if (failed)
@@ -311,8 +314,7 @@ fail:
 	return -1;
 }
 
-bool plan_pattern_matches(const struct plan_pattern *pattern,
-			  const char *text)
+bool plan_pattern_matches(const struct plan_pattern *pattern, const char *text)
 {
 	if (!text)
 		return false;

@@ -30,8 +30,8 @@ enum plan_log_format {
 enum plan_cpus {
 	PLAN_CPUS_UNSET,   /* no cpus or spread key: keep the creator's CPUs */
 	PLAN_CPUS_INHERIT, /* "inherit": the same, said out loud */
-	PLAN_CPUS_ALL,     /* "all": every CPU online */
-	PLAN_CPUS_LIST,    /* a list */
+	PLAN_CPUS_ALL,	   /* "all": every CPU online */
+	PLAN_CPUS_LIST,	   /* a list */
 };
 
 /* Scheduling policies by their config names; PLAN_POLICY_UNSET keeps it. */
@@ -47,9 +47,9 @@ enum plan_policy {
 /* What to do to a thread (or to the main thread, or to a child). */
 struct plan_action {
 	enum plan_cpus cpus_kind;
-	bool spread;             /* spread: one CPU each, round robin */
-	struct cpulist cpus;     /* as written, for LIST */
-	int cpus_line;           /* where cpus or spread was written */
+	bool spread;	     /* spread: one CPU each, round robin */
+	struct cpulist cpus; /* as written, for LIST */
+	int cpus_line;	     /* where cpus or spread was written */
 
 	/* Resolved by plan_resolve. set is NULL when nothing is to be
 	 * placed: UNSET, INHERIT, or a list naming a CPU not online. */
@@ -57,13 +57,13 @@ struct plan_action {
 	unsigned *spread_cpus;
 	size_t spread_count;
 	atomic_ulong spread_next;
-	bool skipped;            /* a CPU of the list is not online here */
+	bool skipped; /* a CPU of the list is not online here */
 
 	enum plan_policy policy;
-	int priority;            /* 1-99 with fifo/rr, else 0 */
+	int priority; /* 1-99 with fifo/rr, else 0 */
 	bool has_nice;
 	int nice;
-	char rename[16];         /* "" when not renaming */
+	char rename[16]; /* "" when not renaming */
 };
 
 /* A glob with alternatives: "stepper_*|extruder*". */
@@ -73,18 +73,18 @@ struct plan_pattern {
 };
 
 struct plan_rule {
-	char *name;              /* from [thread NAME] */
+	char *name; /* from [thread NAME] */
 	int line;
 	struct plan_pattern match_library, match_symbol, match_caller,
-		match_name;      /* count 0: key not given */
+		match_name;	    /* count 0: key not given */
 	struct cpulist match_index; /* count 0: key not given */
 	struct plan_action action;
 };
 
 struct plan {
-	char *source;            /* the config file, or NULL: built-in plan */
+	char *source; /* the config file, or NULL: built-in plan */
 	enum plan_log log;
-	char *log_path;          /* for PLAN_LOG_FILE */
+	char *log_path; /* for PLAN_LOG_FILE */
 	enum plan_log_format log_format;
 	bool strict;
 
@@ -141,11 +141,11 @@ void plan_free(struct plan *plan);
 
 /* What is known of a thread when rules are matched. NULL: not known. */
 struct plan_thread {
-	const char *library;     /* basename of the start routine's object */
-	const char *symbol;      /* the start routine's symbol */
-	const char *caller;      /* basename of pthread_create's caller */
-	const char *name;        /* NULL at creation; the name once named */
-	unsigned long long seq;  /* creation number, 1 for the first thread */
+	const char *library;	/* basename of the start routine's object */
+	const char *symbol;	/* the start routine's symbol */
+	const char *caller;	/* basename of pthread_create's caller */
+	const char *name;	/* NULL at creation; the name once named */
+	unsigned long long seq; /* creation number, 1 for the first thread */
 };
 
 /*
@@ -164,8 +164,7 @@ bool plan_may_match_named(const struct plan *plan,
 			  const struct plan_thread *thread);
 
 /* Does one pattern (with its alternatives) match text? */
-bool plan_pattern_matches(const struct plan_pattern *pattern,
-			  const char *text);
+bool plan_pattern_matches(const struct plan_pattern *pattern, const char *text);
 
 /*
  * For one placement by a spread action: the CPU whose turn it is, advancing

@@ -95,7 +95,8 @@ void describe_plan(FILE *out, const struct plan *plan)
 		plan->rule_count ? ":" : "; every thread inherits");
 	for (size_t i = 0; i < plan->rule_count; i++) {
 		const struct plan_rule *rule = &plan->rules[i];
-		bool any = rule->match_library.count || rule->match_symbol.count ||
+		bool any = rule->match_library.count ||
+			   rule->match_symbol.count ||
 			   rule->match_caller.count || rule->match_name.count ||
 			   rule->match_index.count;
 

@@ -45,19 +45,21 @@ int find_shim(const char *given, char *path, size_t len, char *problem,
 {
 	char exe[PATH_MAX], candidate[PATH_MAX + 64], looked[1024] = "";
 	const char *from_env = getenv("KLIPPER_PIN_SHIM");
-	const char *named = given && *given ? given
+	const char *named = given && *given	    ? given
 			    : from_env && *from_env ? from_env
 						    : NULL;
 	ssize_t got;
 	int found;
 
 	if (named) {
-		found = find_shim_accept(named, path, len, problem, problem_len);
+		found = find_shim_accept(named, path, len, problem,
+					 problem_len);
 		if (found == 1)
 			snprintf(problem, problem_len,
 				 "cannot read the shim '%s' (given by %s): %s",
-				 named, given && *given ? "--shim"
-							: "KLIPPER_PIN_SHIM",
+				 named,
+				 given && *given ? "--shim"
+						 : "KLIPPER_PIN_SHIM",
 				 strerror(errno ? errno : ENOENT));
 		return found ? -1 : 0;
 	}
@@ -81,8 +83,8 @@ int find_shim(const char *given, char *path, size_t len, char *problem,
 				return found;
 			size_t used = strlen(looked);
 
-			snprintf(looked + used, sizeof(looked) - used, "%s%.400s",
-				 used ? ", " : "", candidate);
+			snprintf(looked + used, sizeof(looked) - used,
+				 "%s%.400s", used ? ", " : "", candidate);
 		}
 	}
 	snprintf(candidate, sizeof(candidate), "%s/%s", LIBDIR, SHIM_NAME);

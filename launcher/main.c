@@ -42,19 +42,25 @@ static void usage(FILE *out)
 	fputs("usage: klipper-pin [OPTIONS] [--] COMMAND [ARG...]\n"
 	      "       klipper-pin check [-c FILE]\n"
 	      "\n"
-	      "Runs COMMAND (same PID) with its threads placed on CPUs by a plan.\n"
+	      "Runs COMMAND (same PID) with its threads placed on CPUs by a "
+	      "plan.\n"
 	      "\n"
-	      "  -c, --config FILE     the plan (default: $KLIPPER_PIN_CONFIG, then\n"
-	      "                        " SYSTEM_CONFIG ", then the built-in plan)\n"
-	      "  -l, --log DEST        stderr, syslog, none or an absolute file path\n"
+	      "  -c, --config FILE     the plan (default: $KLIPPER_PIN_CONFIG, "
+	      "then\n"
+	      "                        " SYSTEM_CONFIG
+	      ", then the built-in plan)\n"
+	      "  -l, --log DEST        stderr, syslog, none or an absolute "
+	      "file path\n"
 	      "      --log-format FMT  text or json\n"
 	      "      --shim PATH       the preload library to use\n"
-	      "  -n, --dry-run         print the plan and the command, run nothing\n"
+	      "  -n, --dry-run         print the plan and the command, run "
+	      "nothing\n"
 	      "  -h, --help            this text\n"
 	      "  -V, --version         the version\n"
 	      "\n"
 	      "Subcommands:\n"
-	      "  check                 validate the config and print the plan for\n"
+	      "  check                 validate the config and print the plan "
+	      "for\n"
 	      "                        this machine (exit 0 valid, 1 not)\n"
 	      "\n"
 	      "Exit status: 125 klipper-pin failed, 126 COMMAND cannot run,\n"
@@ -107,7 +113,8 @@ static int load_plan(struct plan *plan, const struct options *options,
 	int failed;
 
 	if (!online || cpulist_read_online(online, CPULIST_SETSIZE) != 0) {
-		fprintf(stderr, "klipper-pin: cannot tell which CPUs are online\n");
+		fprintf(stderr,
+			"klipper-pin: cannot tell which CPUs are online\n");
 		if (online)
 			CPU_FREE(online);
 		return -1;
@@ -179,7 +186,8 @@ static bool is_shim_entry(const char *entry, size_t length)
 
 	return length >= name_length &&
 	       memcmp(entry + length - name_length, name, name_length) == 0 &&
-	       (length == name_length || entry[length - name_length - 1] == '/');
+	       (length == name_length ||
+		entry[length - name_length - 1] == '/');
 }
 
 /* LD_PRELOAD with its entries kept in order (a sanitizer runtime must stay
@@ -214,7 +222,8 @@ static void print_command(char **command)
 	printf("command: ");
 	for (size_t i = 0; command[i]; i++) {
 		const char *word = command[i];
-		bool plain = *word && !strpbrk(word, " \t\n'\"\\$`*?[]{}()<>|&;#~");
+		bool plain =
+			*word && !strpbrk(word, " \t\n'\"\\$`*?[]{}()<>|&;#~");
 
 		if (plain) {
 			printf("%s%s", i ? " " : "", word);
@@ -334,7 +343,10 @@ static int run_command(const struct options *options, char **command)
 
 int main(int argc, char **argv)
 {
-	enum { OPTION_LOG_FORMAT = 256, OPTION_SHIM };
+	enum {
+		OPTION_LOG_FORMAT = 256,
+		OPTION_SHIM
+	};
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "log", required_argument, NULL, 'l' },

@@ -32,7 +32,7 @@ static struct {
 	atomic_int kind;
 	enum plan_log_format format;
 	int fd;
-	dev_t dev;  /* the file's identity, to notice a closed and reused fd */
+	dev_t dev; /* the file's identity, to notice a closed and reused fd */
 	ino_t ino;
 } log_sink = { PLAN_LOG_NONE, PLAN_FORMAT_TEXT, -1, 0, 0 };
 
@@ -270,8 +270,10 @@ size_t shim_log_format(const struct shim_log_event *event,
 	if (b.overflow) {
 		/* Too long to write whole: say so, with what identifies it. */
 		struct shim_log_event cut = {
-			.event = event->event, .ts = event->ts,
-			.pid = event->pid, .tid = event->tid,
+			.event = event->event,
+			.ts = event->ts,
+			.pid = event->pid,
+			.tid = event->tid,
 			.message = "event too long for one log line",
 		};
 
@@ -401,9 +403,8 @@ static bool log_sigpipe_pending(void)
  * between the check and the write does not kill the program. Out of line:
  * its frame is there only on this path.
  */
-static __attribute__((noinline)) void log_write_stream(int fd,
-							const char *line,
-							size_t length)
+static __attribute__((noinline)) void log_write_stream(int fd, const char *line,
+						       size_t length)
 {
 	struct pollfd ready = { .fd = fd, .events = POLLOUT };
 	log_sigset pipe_only = 1ul << (SIGPIPE - 1), before = 0;

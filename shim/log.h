@@ -15,13 +15,13 @@
 
 /* One event. Strings may be NULL (written as - in text, null in JSON). */
 struct shim_log_event {
-	const char *event;   /* main, thread, rename, child, config */
-	struct timespec ts;  /* CLOCK_REALTIME */
+	const char *event;  /* main, thread, rename, child, config */
+	struct timespec ts; /* CLOCK_REALTIME */
 	pid_t pid, tid;
 	unsigned long long seq; /* creation number; 0 for none */
 	const char *library, *symbol, *caller, *name, *rule;
-	const char *want;    /* CPUs asked for, as a list, or "inherit" */
-	const char *cpus;    /* CPUs the kernel reports afterwards */
+	const char *want; /* CPUs asked for, as a list, or "inherit" */
+	const char *cpus; /* CPUs the kernel reports afterwards */
 	const char *policy;
 	int priority;
 	bool has_nice;

@@ -29,12 +29,11 @@ static const char *lookup_basename(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-void shim_lookup(const void *address, const char **library,
-		 const char **symbol)
+void shim_lookup(const void *address, const char **library, const char **symbol)
 {
 	uintptr_t key = (uintptr_t)address;
-	size_t claimed = atomic_load_explicit(&lookup_claimed,
-					      memory_order_acquire);
+	size_t claimed =
+		atomic_load_explicit(&lookup_claimed, memory_order_acquire);
 	Dl_info info;
 
 	if (claimed > LOOKUP_SLOTS)

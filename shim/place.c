@@ -19,13 +19,14 @@
 #define PLACE_FLAG_RESET_ON_FORK 0x01
 
 /* The kernel's struct sched_attr, first version (48 bytes); named apart
- * from the one glibc 2.41 declares. */
+ * from the one glibc 2.41 declares. Its fields are the kernel's to fill. */
 struct place_sched_attr {
-	uint32_t size;
+	uint32_t size; // cppcheck-suppress unusedStructMember
 	uint32_t sched_policy;
 	uint64_t sched_flags;
 	int32_t sched_nice;
 	uint32_t sched_priority;
+	// cppcheck-suppress unusedStructMember
 	uint64_t sched_runtime, sched_deadline, sched_period;
 };
 
@@ -178,7 +179,8 @@ void shim_place(const struct plan_action *action, pid_t tid, size_t setsize,
 			place_read_sched(tid, &p->sched->before) == 0;
 	if (action->policy != PLAN_POLICY_UNSET) {
 		int policy = plan_policy_to_sched(action->policy);
-		struct sched_param param = { .sched_priority = action->priority };
+		struct sched_param param = { .sched_priority =
+						     action->priority };
 
 		if (place_realtime(policy))
 			policy |= SCHED_RESET_ON_FORK;
@@ -187,8 +189,8 @@ void shim_place(const struct plan_action *action, pid_t tid, size_t setsize,
 		if (sched_setscheduler(tid, policy, &param) != 0)
 			place_note(p, "policy", errno);
 	}
-	if (action->has_nice && setpriority(PRIO_PROCESS, (id_t)tid,
-					    action->nice) != 0)
+	if (action->has_nice &&
+	    setpriority(PRIO_PROCESS, (id_t)tid, action->nice) != 0)
 		place_note(p, "nice", errno);
 	if (place_changes_sched(action) && p->sched && p->sched->changed) {
 		have_now = place_read_sched(tid, &now) == 0;

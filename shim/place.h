@@ -35,8 +35,8 @@ struct shim_placement {
 	const cpu_set_t *want;
 	bool affinity_done;
 	int affinity_error;
-	cpu_set_t *now;            /* a set of setsize bytes to read into */
-	struct shim_sched *sched;  /* the thread's own, kept for fork */
+	cpu_set_t *now;		  /* a set of setsize bytes to read into */
+	struct shim_sched *sched; /* the thread's own, kept for fork */
 
 	/* out: for the log */
 	char want_text[256];

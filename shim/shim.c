@@ -53,10 +53,10 @@ static atomic_int shim_role = SHIM_OFF;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static struct plan shim_plan;
 static _Atomic unsigned long long shim_seq; /* creation numbers */
-static size_t shim_setsize;            /* bytes of a set, for the kernel */
-static pid_t shim_pid;                 /* this process, for the log */
-static bool shim_logging;              /* read back and log placements */
-static pthread_key_t shim_exit_key;    /* its destructor ends a record */
+static size_t shim_setsize;		    /* bytes of a set, for the kernel */
+static pid_t shim_pid;			    /* this process, for the log */
+static bool shim_logging;		    /* read back and log placements */
+static pthread_key_t shim_exit_key;	    /* its destructor ends a record */
 
 /* Set while the shim's own code runs on this thread: anything it calls
  * that comes back into a wrapper goes straight to the real function. */
@@ -79,7 +79,7 @@ struct shim_thread {
 	void *arg;
 	struct plan_thread facts;
 	const struct plan_rule *creation_rule;
-	bool is_main;                  /* named, never placed by a rule */
+	bool is_main; /* named, never placed by a rule */
 
 	/* the registry, under its bucket's lock */
 	pthread_t handle;
@@ -87,16 +87,16 @@ struct shim_thread {
 	bool registered, exited;
 	atomic_int owners;
 
-	pthread_mutex_t lock;          /* guards all below */
-	const struct plan_rule *rule;  /* the rule that placed it last */
-	long want_cpu;                 /* the spread CPU chosen, or -1 */
-	bool affinity_done;            /* placed by pthread_create already */
-	int affinity_error;            /* pthread_create could not place it */
-	bool named;                    /* by the program: rename stands aside */
-	char name[16];                 /* its name, as the kernel keeps it */
-	struct shim_sched sched;       /* for a process forked from it */
+	pthread_mutex_t lock;	      /* guards all below */
+	const struct plan_rule *rule; /* the rule that placed it last */
+	long want_cpu;		      /* the spread CPU chosen, or -1 */
+	bool affinity_done;	      /* placed by pthread_create already */
+	int affinity_error;	      /* pthread_create could not place it */
+	bool named;		      /* by the program: rename stands aside */
+	char name[16];		      /* its name, as the kernel keeps it */
+	struct shim_sched sched;      /* for a process forked from it */
 	struct shim_work work;
-	cpu_set_t *want, *now;         /* shim_setsize bytes each, below */
+	cpu_set_t *want, *now; /* shim_setsize bytes each, below */
 	_Alignas(cpu_set_t) unsigned char sets[];
 };
 
@@ -152,7 +152,7 @@ static pid_t shim_tid_of(pthread_t thread)
 
 	if (pthread_getcpuclockid(thread, &clock) != 0 || (clock & 7) != 6)
 		return 0;
-	return (pid_t)~(clock >> 3);
+	return (pid_t)(~(clock >> 3));
 }
 
 static void shim_bind(void)
@@ -350,15 +350,15 @@ static void shim_place_process(struct plan_action *action, const char *event,
 	if (shim_want(action, plan_action_next_cpu(action), shim_main->want))
 		p->want = shim_main->want;
 	shim_place(action, 0, shim_setsize, shim_logging, p);
-	shim_log_placement(&shim_main->work, event, tid, NULL,
-			   shim_main->name, rule);
+	shim_log_placement(&shim_main->work, event, tid, NULL, shim_main->name,
+			   rule);
 }
 
 /* In the new thread, before the program's start routine: the placement
  * chosen at creation, unless a name given meanwhile chose another. Kept
  * out of line so that its stack is gone when the program's code runs. */
-static __attribute__((noinline)) void shim_place_created(
-	struct shim_thread *record)
+static __attribute__((noinline)) void
+shim_place_created(struct shim_thread *record)
 {
 	const struct plan_rule *rule = record->creation_rule;
 
@@ -368,8 +368,8 @@ static __attribute__((noinline)) void shim_place_created(
 		struct shim_placement *p = shim_placement_of(record);
 
 		if (action->rename[0] && !record->named) {
-			shim_real.prctl(PR_SET_NAME, (unsigned long)action->rename,
-					0, 0, 0);
+			shim_real.prctl(PR_SET_NAME,
+					(unsigned long)action->rename, 0, 0, 0);
 			memcpy(record->name, action->rename,
 			       sizeof(record->name));
 		}
@@ -415,8 +415,7 @@ static void shim_copy_name(char name[16], const char *given)
 
 /* A thread was named: note the name, and place the thread again if the
  * name picks another rule (never the main thread). */
-static void shim_named(struct shim_thread *record, pid_t tid,
-		       const char *given)
+static void shim_named(struct shim_thread *record, pid_t tid, const char *given)
 {
 	pthread_mutex_lock(&record->lock);
 	record->named = true;
@@ -438,7 +437,8 @@ static void shim_named(struct shim_thread *record, pid_t tid,
 				p->want = record->want;
 			shim_place(action, tid, shim_setsize, shim_logging, p);
 			shim_log_placement(&record->work, "rename",
-					   tid ? tid : shim_tid_of(record->handle),
+					   tid ? tid
+					       : shim_tid_of(record->handle),
 					   &facts, record->name, rule->name);
 		}
 	}
@@ -461,8 +461,7 @@ static void shim_after_fork_child(void)
 
 	if (forker)
 		shim_sched_restore(&forker->sched);
-	shim_place_process(&shim_plan.children, "child", "children",
-			   shim_pid);
+	shim_place_process(&shim_plan.children, "child", "children", shim_pid);
 	shim_log_close();
 	shim_logging = false;
 	shim_release_cancel(cancel);
@@ -524,9 +523,8 @@ static int shim_load_plan(enum shim_role role)
 		 * shim was preloaded by hand. Say so, then place nothing. */
 		char message[900];
 
-		snprintf(message, sizeof(message),
-			 "%s:%d: %s: placing nothing", error.file, error.line,
-			 error.message);
+		snprintf(message, sizeof(message), "%s:%d: %s: placing nothing",
+			 error.file, error.line, error.message);
 		plan_free(&shim_plan);
 		shim_plan.log = PLAN_LOG_STDERR;
 		shim_log_open(&shim_plan);
@@ -699,7 +697,8 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	atomic_init(&record->owners, 2);
 	shim_creator_start(record);
 	if (rule) {
-		struct plan_action *action = (struct plan_action *)&rule->action;
+		struct plan_action *action =
+			(struct plan_action *)&rule->action;
 
 		record->want_cpu = plan_action_next_cpu(action);
 		/* With no attr of the program's, glibc places the thread
@@ -760,10 +759,12 @@ static int shim_prctl(int option, unsigned long arg2, unsigned long arg3,
 	    shim_self) {
 		int saved = errno, cancel = shim_hold_cancel();
 
-		shim_busy++;
 		/* prctl passes the name's address as an unsigned long. */
-		shim_named(shim_self, 0,
-			   (const char *)arg2); // NOLINT(performance-no-int-to-ptr)
+		// NOLINTNEXTLINE(performance-no-int-to-ptr)
+		const char *name = (const char *)arg2;
+
+		shim_busy++;
+		shim_named(shim_self, 0, name);
 		shim_busy--;
 		shim_release_cancel(cancel);
 		errno = saved;
@@ -790,16 +791,17 @@ SHIM_EXPORT int shim_prctl_export(int option, unsigned long arg2,
 
 #if defined(__TIMESIZE) && __TIMESIZE != 64
 /* The same function under the other name. */
-SHIM_EXPORT int shim_prctl_time64_export(int option, unsigned long arg2,
-					 unsigned long arg3, unsigned long arg4,
-					 unsigned long arg5)
-	__asm__("__prctl_time64") __attribute__((alias("prctl")));
+SHIM_EXPORT int
+shim_prctl_time64_export(int option, unsigned long arg2, unsigned long arg3,
+			 unsigned long arg4,
+			 unsigned long arg5) __asm__("__prctl_time64")
+	__attribute__((alias("prctl")));
 #endif
 
 SHIM_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
 {
 	struct shim_thread *other = NULL;
-	int result, saved, cancel = 0;
+	int result, saved, cancel;
 	bool active, self;
 
 	if (!shim_real.pthread_setname_np)
