@@ -154,9 +154,10 @@ lint:
 
 .PHONY: fuzz cross-check lint valgrind
 
-# Build and `make check` on Debian 11 and 13, each in a debootstrapped
-# chroot kept under /var/cache/klipper-pin/distros (root; see the script).
+# Build and `make check` on Debian 11 (bullseye) and 13 (trixie), each in
+# a chroot made with debootstrap and kept under /var/cache/klipper-pin/
+# (root; DISTROS="bullseye" for one). See tests/distros/run.
 check-distros:
-	@tests/distros/run
+	@tests/distros/run $(DISTROS)
 
 .PHONY: check-distros
