@@ -76,7 +76,7 @@ FIXTURE_LIBS = $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%.so,$(wildcard t
 
 $(BUILD)/tests/%: tests/unit/%.c $(CONFIG_SRC) shim/log.c config/*.h shim/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(CONFIG_SRC) shim/log.c $(ALL_LDFLAGS) -lcmocka $(LDLIBS_INIH)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CONFIG_SRC) shim/log.c $(ALL_LDFLAGS) -lcmocka $(LDLIBS_INIH) -ldl
 
 $(BUILD)/fixtures/%.so: tests/fixtures/%.c
 	@mkdir -p $(dir $@)

@@ -8,6 +8,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -118,6 +119,27 @@ static void shim_registry_init(void)
 		pthread_mutex_init(&shim_registry[i].lock, NULL);
 		shim_registry[i].head = NULL;
 	}
+}
+
+/* Before glibc 2.34 a thread created with an affinity in its attr waits
+ * for its creator in start_thread with asynchronous cancellation: a
+ * pthread_cancel right after pthread_create ends it before its start
+ * routine runs. There every thread places itself, in the trampoline. */
+static bool shim_attr_placement;
+
+static bool shim_glibc_at_least(unsigned major, unsigned minor)
+{
+	const char *v = gnu_get_libc_version();
+	unsigned have_major = 0, have_minor = 0;
+
+	while (*v >= '0' && *v <= '9')
+		have_major = have_major * 10 + (unsigned)(*v++ - '0');
+	if (*v++ != '.')
+		return false;
+	while (*v >= '0' && *v <= '9')
+		have_minor = have_minor * 10 + (unsigned)(*v++ - '0');
+	return have_major > major ||
+	       (have_major == major && have_minor >= minor);
 }
 
 /* The shim's work on a thread adds no cancellation point: cancellation
@@ -568,6 +590,7 @@ static void shim_init(void)
 	shim_pid = pid;
 	shim_busy++;
 	shim_bind();
+	shim_attr_placement = shim_glibc_at_least(2, 34);
 	/* A setuid or setgid program: trust nothing from the environment. */
 	if (getauxval(AT_SECURE) || !shim_real.pthread_create ||
 	    shim_real.pthread_create == pthread_create || !shim_real.prctl ||
@@ -706,7 +729,8 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 		 * defaults (pthread_setattr_default_np); with an attr of
 		 * its own, the thread places itself. */
 		if (shim_want(action, record->want_cpu, record->want) &&
-		    !attr && pthread_getattr_default_np(&placed) == 0) {
+		    shim_attr_placement && !attr &&
+		    pthread_getattr_default_np(&placed) == 0) {
 			use_placed = pthread_attr_setaffinity_np(
 					     &placed, shim_setsize,
 					     record->want) == 0;

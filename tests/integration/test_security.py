@@ -1,6 +1,7 @@
 """A setuid program (AT_SECURE) with the shim preloaded: the shim reads no
 environment there and places nothing."""
 import os
+import re
 import shutil
 import stat
 
@@ -26,7 +27,8 @@ def system_library_dir():
     with open("/proc/self/maps") as maps:
         for line in maps:
             path = line.split()[-1]
-            if os.path.basename(path).startswith("libc.so"):
+            # libc.so.6; libc-2.31.so before glibc 2.34
+            if re.match(r"libc(\.so|-\d)", os.path.basename(path)):
                 return os.path.dirname(os.path.realpath(path))
     raise Skip("cannot tell where libc is loaded from")
 
