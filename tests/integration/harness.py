@@ -44,6 +44,9 @@ class Skip(Exception):
 
 
 class Build:
+    """The programs of one build (make BUILD=...) and how to run them here.
+    A cross build (tests/cross/test_arm.py) overrides command and stderr."""
+
     def __init__(self, build_dir):
         self.dir = os.path.abspath(build_dir)
         self.launcher = os.path.join(self.dir, "klipper-pin")
@@ -60,6 +63,18 @@ class Build:
         self.report_cpus = os.path.join(fixtures, "report-cpus")
         self.spawner = os.path.join(fixtures, "libspawner.so")
         self.klippy_like = os.path.join(ROOT, "tests", "fixtures", "klippy_like.py")
+
+    def command(self, args):
+        """The argv that runs args (a command line in which this build's
+        programs may appear anywhere: as the program, after the launcher's
+        "--", as an argument a program runs) on this machine. A native
+        build's programs run as they are."""
+        return list(args)
+
+    def stderr(self, text):
+        """What of a run's captured stderr its programs wrote themselves
+        (a cross build drops what the host adds): here, all of it."""
+        return text
 
 
 def online_cpus():
@@ -174,8 +189,10 @@ class Runner:
             args += ["--config", self.write(f"config-{self.count}.conf", config)]
         args += ["--log", log, "--log-format", log_format]
         args += list(options) + ["--"] + list(command)
-        completed = subprocess.run(args, capture_output=True, text=True,
+        completed = subprocess.run(self.build.command(args),
+                                   capture_output=True, text=True,
                                    env=self.env(env), timeout=timeout)
+        completed.stderr = self.build.stderr(completed.stderr)
         log_text = ""
         if os.path.exists(log):
             with open(log) as logged:
@@ -190,9 +207,14 @@ class Runner:
         return Result(completed, events, log_text)
 
     def run(self, args, env=None, timeout=60, capture_output=True, **kwargs):
-        """Runs anything (the launcher with options of the test's own)."""
-        return subprocess.run(args, capture_output=capture_output, text=True,
-                              env=self.env(env), timeout=timeout, **kwargs)
+        """Runs anything (the launcher with options of the test's own, a
+        fixture without it), through the build's command."""
+        completed = subprocess.run(self.build.command(args),
+                                   capture_output=capture_output, text=True,
+                                   env=self.env(env), timeout=timeout, **kwargs)
+        if isinstance(completed.stderr, str):
+            completed.stderr = self.build.stderr(completed.stderr)
+        return completed
 
 
 def expect(condition, message):
