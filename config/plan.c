@@ -59,22 +59,67 @@ void plan_free(struct plan *plan)
 	plan->children.policy = PLAN_POLICY_UNSET;
 }
 
-static void plan_error_set(struct plan_error *error, const char *file, int line,
-			   const char *format, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void plan_error_set(struct plan_error *error, const char *file, int line,
-			   const char *format, ...)
+void plan_error_add(struct plan_error *error, const char *file, int line,
+		    const char *format, ...)
 {
+	char *message = error->message;
+	size_t room = sizeof(error->message);
 	va_list args;
 
-	snprintf(error->file, sizeof(error->file), "%s", file ? file : "");
-	error->line = line;
+	if (error->count == 0) {
+		snprintf(error->file, sizeof(error->file), "%s",
+			 file ? file : "");
+		error->line = line;
+	} else if (error->count - 1 < PLAN_ERRORS_KEPT) {
+		error->more[error->count - 1].line = line;
+		message = error->more[error->count - 1].message;
+		room = sizeof(error->more[0].message);
+	} else {
+		message = NULL;
+	}
+	error->count++;
+	if (!message)
+		return;
 	va_start(args, format);
 	/* va_start is just above; clang 14's checker loses it. */
 	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
-	vsnprintf(error->message, sizeof(error->message), format, args);
+	vsnprintf(message, room, format, args);
 	va_end(args);
+}
+
+static void plan_error_emit(const char *file, int line, const char *message,
+			    void (*emit)(void *, const char *), void *context)
+{
+	char text[1024];
+
+	if (file[0] && line)
+		snprintf(text, sizeof(text), "%s:%d: %s", file, line, message);
+	else if (file[0])
+		snprintf(text, sizeof(text), "%s: %s", file, message);
+	else
+		snprintf(text, sizeof(text), "%s", message);
+	emit(context, text);
+}
+
+void plan_error_each(const struct plan_error *error,
+		     void (*emit)(void *context, const char *text),
+		     void *context)
+{
+	size_t count = error->count ? error->count : 1;
+	size_t kept = count - 1 < PLAN_ERRORS_KEPT ? count - 1
+						   : PLAN_ERRORS_KEPT;
+	char text[64];
+
+	plan_error_emit(error->file, error->line, error->message, emit,
+			context);
+	for (size_t i = 0; i < kept; i++)
+		plan_error_emit(error->file, error->more[i].line,
+				error->more[i].message, emit, context);
+	if (count - 1 > kept) {
+		snprintf(text, sizeof(text), "... and %zu more errors",
+			 count - 1 - kept);
+		emit(context, text);
+	}
 }
 
 static int plan_add_warning(struct plan *plan, const char *text)
@@ -167,7 +212,7 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 		CPU_FREE(missing);
 		CPU_FREE(wanted);
 		if (plan->strict) {
-			plan_error_set(
+			plan_error_add(
 				error, plan->source, action->cpus_line,
 				"%s %s in %s %s not online here (online: "
 				"%s) and strict is on",
@@ -184,7 +229,7 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 		action->skipped = true;
 		if (plan_add_warning(plan, text) == 0)
 			return 0;
-		plan_error_set(error, plan->source, 0, "out of memory");
+		plan_error_add(error, plan->source, 0, "out of memory");
 		return -1;
 	}
 	CPU_FREE(missing);
@@ -206,7 +251,7 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 	return 0;
 
 no_memory:
-	plan_error_set(error, plan->source, 0, "out of memory");
+	plan_error_add(error, plan->source, 0, "out of memory");
 	return -1;
 }
 
@@ -218,7 +263,7 @@ int plan_resolve(struct plan *plan, const cpu_set_t *online, size_t setsize,
 	if (!plan->online)
 		plan->online = CPU_ALLOC(CPULIST_MAX_CPU + 1);
 	if (!plan->online) {
-		plan_error_set(error, plan->source, 0, "out of memory");
+		plan_error_add(error, plan->source, 0, "out of memory");
 		return -1;
 	}
 	CPU_ZERO_S(CPULIST_SETSIZE, plan->online);
@@ -402,12 +447,12 @@ int plan_set_log(struct plan *plan, const char *dest, struct plan_error *error)
 	} else if (dest[0] == '/') {
 		path = strdup(dest);
 		if (!path) {
-			plan_error_set(error, NULL, 0, "out of memory");
+			plan_error_add(error, NULL, 0, "out of memory");
 			return -1;
 		}
 		plan->log = PLAN_LOG_FILE;
 	} else {
-		plan_error_set(error, NULL, 0,
+		plan_error_add(error, NULL, 0,
 			       "bad log destination '%s', expected stderr, "
 			       "syslog, none or an absolute path",
 			       dest);
@@ -426,7 +471,7 @@ int plan_set_log_format(struct plan *plan, const char *format,
 	} else if (strcmp(format, "json") == 0) {
 		plan->log_format = PLAN_FORMAT_JSON;
 	} else {
-		plan_error_set(error, NULL, 0,
+		plan_error_add(error, NULL, 0,
 			       "bad log format '%s', expected text or json",
 			       format);
 		return -1;

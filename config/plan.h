@@ -102,11 +102,42 @@ struct plan {
 };
 
 /* A failure, with where it is: file and line (0 when not about a line). */
+/* One more error of the same file, after the first. */
+struct plan_problem {
+	int line;
+	char message[512];
+};
+
+/* How many errors after the first a plan_error keeps (count says how many
+ * there were in all). */
+#define PLAN_ERRORS_KEPT 24
+
+/*
+ * What failed, with where it is: file and line (0 when not about a line)
+ * of the first error, and every error found after it in file order, so
+ * that a user sees them all at once. Zero it before use.
+ */
 struct plan_error {
 	char file[256];
 	int line;
 	char message[512];
+	size_t count;        /* errors found, this first one too */
+	struct plan_problem more[PLAN_ERRORS_KEPT]; /* the next count - 1 */
 };
+
+/*
+ * Adds an error: the first fills file, line and message; later ones go
+ * into more (past PLAN_ERRORS_KEPT they are only counted).
+ */
+void plan_error_add(struct plan_error *error, const char *file, int line,
+		    const char *format, ...) __attribute__((format(printf, 4, 5)));
+
+/* Each error of *error as "FILE:LINE: message" (or "FILE: message" with no
+ * line), one per call of emit, in order; then "... and N more" when more
+ * were found than kept. */
+void plan_error_each(const struct plan_error *error,
+		     void (*emit)(void *context, const char *text),
+		     void *context);
 
 /*
  * Reads a config file into *plan (which must be zeroed or freshly freed).
