@@ -161,3 +161,13 @@ check-distros:
 	@tests/distros/run $(DISTROS)
 
 .PHONY: check-distros
+
+# CPython's own tests of threads and processes (Debian's
+# libpython3.11-testsuite), run plainly and under the launcher with a file
+# log and every thread and child placed: no test may fail launched that
+# passes plainly, and the log must show the placements. About 3 minutes.
+# See tests/cpython/run.
+check-cpython: all
+	@CPYTHON=$(PYTHON) tests/cpython/run $(BUILD)
+
+.PHONY: check-cpython
