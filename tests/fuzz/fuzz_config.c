@@ -1,13 +1,16 @@
 /*
  * libFuzzer target for the config module: the bytes as a config file,
  * loaded from memory (plan_load_text) and from a file (plan_load_file on a
- * memfd), which must agree; on success resolved against a few fake sets of
+ * memfd), which must agree, on the plan or on every error in the same
+ * order (each in file order, on a line of the input, in printable ASCII
+ * whatever bytes it quotes); on success resolved against a few fake sets of
  * online CPUs, matched against a handful of threads, spread and freed. A
  * short input is also tried as a CPU list, which formatted and parsed back
  * must give the same set, and as the online CPUs of the built-in plan. Each
  * load and resolve is done once more with one allocation failing, chosen
- * by the input: it must fail with "out of memory", leak nothing, and never
- * give a shorter plan. Any broken invariant traps, so libFuzzer keeps the
+ * by the input: it must fail with "out of memory" as its last error (the
+ * others the good load's own), leak nothing, and never give a shorter
+ * plan. Any broken invariant traps, so libFuzzer keeps the
  * input as a crash. Built and run by tests/fuzz/run.
  */
 #include <limits.h>
@@ -26,13 +29,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Says which invariant broke before trapping: the crash log shows it. */
-#define fuzz_check(condition)                                              \
-	do {                                                               \
-		if (!(condition)) {                                        \
-			fprintf(stderr, "fuzz_config.c:%d: %s\n", __LINE__, \
-				#condition);                                \
-			__builtin_trap();                                  \
-		}                                                          \
+#define fuzz_check(condition)                                                  \
+	do {                                                                   \
+		if (!(condition)) {                                            \
+			fprintf(stderr, "fuzz_config.c:%d: %s\n", __LINE__,    \
+				#condition);                                   \
+			__builtin_trap();                                      \
+		}                                                              \
 	} while (0)
 
 #define FUZZ_LIST_MAX 256 /* inputs up to this long are tried as CPU lists */
@@ -174,15 +177,61 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* ---- invariants ---------------------------------------------------------- */
 
+/* Error i of error (0: the first), kept when i < PLAN_ERRORS_KEPT + 1. */
+static int fuzz_error_line(const struct plan_error *error, size_t i)
+{
+	return i == 0 ? error->line : error->more[i - 1].line;
+}
+
+static const char *fuzz_error_message(const struct plan_error *error, size_t i)
+{
+	return i == 0 ? error->message : error->more[i - 1].message;
+}
+
+static size_t fuzz_errors_kept(const struct plan_error *error)
+{
+	return error->count < PLAN_ERRORS_KEPT + 1 ? error->count
+						   : PLAN_ERRORS_KEPT + 1;
+}
+
+/* A message as the launcher may print it: one line, printable ASCII only
+ * (whatever bytes the config held are escaped). */
+static void fuzz_check_message(const char *message, size_t size)
+{
+	fuzz_check(memchr(message, '\0', size));
+	fuzz_check(message[0] != '\0');
+	for (const char *p = message; *p; p++)
+		fuzz_check(*p >= 0x20 && *p <= 0x7e);
+}
+
 static void fuzz_check_error(const struct plan_error *error, int lines)
 {
 	fuzz_check(memchr(error->file, '\0', sizeof(error->file)));
 	fuzz_check(strcmp(error->file, fuzz_path) == 0);
-	fuzz_check(memchr(error->message, '\0', sizeof(error->message)));
-	fuzz_check(error->message[0] != '\0');
-	fuzz_check(!strchr(error->message, '\n'));
-	/* Every failure of a parse is about a line of the input. */
-	fuzz_check(error->line >= 1 && error->line <= lines);
+	fuzz_check(error->count >= 1);
+	/* Every failure of a parse is about a line of the input, and they
+	 * come in file order. */
+	for (size_t i = 0; i < fuzz_errors_kept(error); i++) {
+		int line = fuzz_error_line(error, i);
+
+		fuzz_check_message(fuzz_error_message(error, i),
+				   sizeof(error->message));
+		fuzz_check(line >= 1 && line <= lines);
+		fuzz_check(i == 0 || line >= fuzz_error_line(error, i - 1));
+	}
+}
+
+/* The same errors, in the same order, with the same messages. */
+static bool fuzz_same_errors(const struct plan_error *a,
+			     const struct plan_error *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (size_t i = 0; i < fuzz_errors_kept(a); i++)
+		if (fuzz_error_line(a, i) != fuzz_error_line(b, i) ||
+		    strcmp(fuzz_error_message(a, i), fuzz_error_message(b, i)))
+			return false;
+	return true;
 }
 
 /* Lines of text as the parser counts them: "a\nb" and "a\nb\n" have 2. */
@@ -289,9 +338,8 @@ static bool fuzz_same_string(const char *a, const char *b)
 static bool fuzz_same_list(const struct cpulist *a, const struct cpulist *b)
 {
 	return a->count == b->count &&
-	       (a->count == 0 ||
-		memcmp(a->ranges, b->ranges, a->count * sizeof(*a->ranges)) ==
-			0);
+	       (a->count == 0 || memcmp(a->ranges, b->ranges,
+					a->count * sizeof(*a->ranges)) == 0);
 }
 
 static bool fuzz_same_pattern(const struct plan_pattern *a,
@@ -358,24 +406,28 @@ static void fuzz_load_file(const uint8_t *data, size_t size, int text_result,
 	result = plan_load_file(&plan, fuzz_path, &error);
 	if (has_nul) {
 		/* The text stopped at the NUL; the file must refuse the line
-		 * that holds it, unless a line before it is wrong already. */
+		 * that holds it, and reads on past it. */
 		int nul_line = 1;
+		bool told = false;
 
 		for (const uint8_t *p = data; *p; p++)
 			nul_line += *p == '\n';
 		fuzz_check(result == -1);
-		fuzz_check(memchr(error.message, '\0', sizeof(error.message)));
-		fuzz_check(error.message[0] != '\0');
+		fuzz_check(error.count >= 1);
+		for (size_t i = 0; i < fuzz_errors_kept(&error); i++) {
+			fuzz_check_message(fuzz_error_message(&error, i),
+					   sizeof(error.message));
+			told |= fuzz_error_line(&error, i) == nul_line &&
+				strstr(fuzz_error_message(&error, i), "NUL");
+		}
 		fuzz_check(error.line >= 1 && error.line <= nul_line);
-		if (text_result == -1)
-			fuzz_check(error.line >= text_error->line);
+		fuzz_check(told || error.count > PLAN_ERRORS_KEPT + 1);
 		return;
 	}
 	fuzz_check(result == text_result);
 	if (result) {
 		fuzz_check_error(&error, lines);
-		fuzz_check(error.line == text_error->line);
-		fuzz_check(strcmp(error.message, text_error->message) == 0);
+		fuzz_check(fuzz_same_errors(&error, text_error));
 		return;
 	}
 	fuzz_check(fuzz_same_plan(&plan, text_plan));
@@ -404,16 +456,37 @@ static void fuzz_load_failing(const char *text, unsigned long allocations,
 		return;
 	}
 	fuzz_check(!plan.source && !plan.rules && !plan.log_path);
-	fuzz_check(memchr(error.message, '\0', sizeof(error.message)));
-	if (!fuzz_is_no_memory(&error) &&
-	    (good_result != -1 || error.line != good_error->line ||
-	     strcmp(error.message, good_error->message) != 0)) {
-		fprintf(stderr, "fuzz_config: allocation %lu of %lu failing: "
-			"%d: %s\n", fuzz_alloc_fail_at, allocations,
-			error.line, error.message);
+	fuzz_check(error.count >= 1);
+	fuzz_check(error.line >= 0 && error.line <= lines);
+	if (error.count > PLAN_ERRORS_KEPT + 1 ||
+	    good_error->count > PLAN_ERRORS_KEPT + 1)
+		return;
+	/*
+	 * Parsing stops at the failure, its last error; the ones before it
+	 * are errors of the file, in the order the good load found them
+	 * (but for checks at the end of a section it did not reach).
+	 */
+	size_t last = error.count - 1, j = 0;
+
+	if (strcmp(fuzz_error_message(&error, last), "out of memory")) {
+		fprintf(stderr,
+			"fuzz_config: allocation %lu of %lu failing: "
+			"%d: %s\n",
+			fuzz_alloc_fail_at, allocations,
+			fuzz_error_line(&error, last),
+			fuzz_error_message(&error, last));
 		fuzz_check(!"a failed allocation is out of memory");
 	}
-	fuzz_check(error.line >= 0 && error.line <= lines);
+	for (size_t i = 0; i < last; i++) {
+		while (j < good_error->count &&
+		       (fuzz_error_line(good_error, j) !=
+				fuzz_error_line(&error, i) ||
+			strcmp(fuzz_error_message(good_error, j),
+			       fuzz_error_message(&error, i))))
+			j++;
+		fuzz_check(j < good_error->count);
+		j++;
+	}
 }
 
 /* ---- resolving and matching ---------------------------------------------- */
@@ -446,8 +519,8 @@ static void fuzz_match(const struct plan *plan,
 	born.name = NULL;
 	may = plan_may_match_named(plan, &born);
 	rule = plan_match(plan, &born);
-	fuzz_check(!rule || (fuzz_rule_in(plan, rule) &&
-			     rule->match_name.count == 0));
+	fuzz_check(!rule ||
+		   (fuzz_rule_in(plan, rule) && rule->match_name.count == 0));
 	if (!thread->name)
 		return;
 	rule = plan_match(plan, thread);
@@ -588,8 +661,8 @@ static void fuzz_resolve(struct plan *plan, size_t which)
 	allocations = fuzz_alloc_disarm();
 	if (allocations) {
 		memset(&error, 0, sizeof(error));
-		fuzz_alloc_arm(fuzz_alloc_pick(3 + (uint32_t)which,
-					       allocations));
+		fuzz_alloc_arm(
+			fuzz_alloc_pick(3 + (uint32_t)which, allocations));
 		result = plan_resolve(plan, online, CPULIST_SETSIZE, &error);
 		fuzz_alloc_disarm();
 		fuzz_check(result == -1 && fuzz_is_no_memory(&error));
@@ -630,8 +703,8 @@ static void fuzz_default(const cpu_set_t *online)
 	allocations = fuzz_alloc_disarm();
 	fuzz_check(plan.warning_count == 0 && plan.rule_count == 1);
 	fuzz_check(strcmp(plan.rules[0].name, "default") == 0);
-	fuzz_check(fuzz_set_is(plan.main.set,
-			       &cpus[count >= 2 ? count - 2 : 0], 1));
+	fuzz_check(fuzz_set_is(plan.main.set, &cpus[count >= 2 ? count - 2 : 0],
+			       1));
 	fuzz_check(fuzz_set_is(plan.rules[0].action.set, &cpus[count - 1], 1));
 	if (count >= 3)
 		fuzz_check(fuzz_set_is(plan.children.set, cpus, count - 2));
@@ -722,8 +795,12 @@ static void fuzz_cpulist(const char *text)
 	fuzz_check(CPU_COUNT_S(CPULIST_SETSIZE, set) > 0);
 	for (size_t i = 0; i < list.count; i++) {
 		const struct cpulist_range *r = &list.ranges[i];
-		unsigned probes[] = { r->lo, r->hi, r->lo + 1, r->hi + 1,
-				      r->lo + r->stride, r->hi - 1 };
+		unsigned probes[] = { r->lo,
+				      r->hi,
+				      r->lo + 1,
+				      r->hi + 1,
+				      r->lo + r->stride,
+				      r->hi - 1 };
 
 		for (size_t j = 0; j < sizeof(probes) / sizeof(*probes); j++)
 			if (probes[j] <= CPULIST_MAX_CPU)
