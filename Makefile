@@ -48,9 +48,9 @@ export KLIPPER_PIN_TEST_PRELOAD = $(SANITIZER_RUNTIME)
 export SANITIZE
 endif
 
-CONFIG_SRC = config/cpulist.c config/glob.c config/plan.c config/parse.c
+CONFIG_SRC = config/build.c config/cpulist.c config/glob.c config/plan.c config/parse.c config/review.c
 SHIM_SRC = shim/shim.c shim/log.c shim/lookup.c shim/place.c
-LAUNCHER_SRC = launcher/main.c launcher/describe.c launcher/find_shim.c
+LAUNCHER_SRC = launcher/main.c launcher/access.c launcher/describe.c launcher/find_shim.c
 
 all: $(BUILD)/klipper-pin $(BUILD)/libklipper-pin.so
 

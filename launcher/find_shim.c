@@ -4,8 +4,11 @@
  */
 #include "find_shim.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,71 @@
 
 #define SHIM_NAME "libklipper-pin.so"
 
+/* The ELF identity of a file: class, byte order, type and machine. */
+struct find_shim_elf {
+	unsigned char ident[EI_NIDENT];
+	uint16_t type, machine;
+};
+
+static int find_shim_read_elf(const char *path, struct find_shim_elf *elf)
+{
+	/* e_type and e_machine follow e_ident in both classes. */
+	unsigned char header[EI_NIDENT + 4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return -1;
+	got = read(fd, header, sizeof(header));
+	close(fd);
+	if (got != (ssize_t)sizeof(header) ||
+	    memcmp(header, ELFMAG, SELFMAG) != 0)
+		return -1;
+	memcpy(elf->ident, header, EI_NIDENT);
+	if (header[EI_DATA] == ELFDATA2MSB) {
+		elf->type = (uint16_t)(header[16] << 8 | header[17]);
+		elf->machine = (uint16_t)(header[18] << 8 | header[19]);
+	} else {
+		elf->type = (uint16_t)(header[17] << 8 | header[16]);
+		elf->machine = (uint16_t)(header[19] << 8 | header[18]);
+	}
+	return 0;
+}
+
+int shim_object_check(const char *path, char *problem, size_t problem_len)
+{
+	struct find_shim_elf shim, self;
+
+	if (find_shim_read_elf(path, &shim) != 0) {
+		snprintf(problem, problem_len,
+			 "the shim '%s' is not an ELF shared object", path);
+		return -1;
+	}
+	if (shim.type != ET_DYN) {
+		snprintf(problem, problem_len,
+			 "the shim '%s' is an ELF file but not a shared "
+			 "object",
+			 path);
+		return -1;
+	}
+	/* The launcher was built for this machine: the shim must match it. */
+	if (find_shim_read_elf("/proc/self/exe", &self) == 0 &&
+	    (shim.ident[EI_CLASS] != self.ident[EI_CLASS] ||
+	     shim.ident[EI_DATA] != self.ident[EI_DATA] ||
+	     shim.machine != self.machine)) {
+		snprintf(problem, problem_len,
+			 "the shim '%s' is built for another architecture "
+			 "(ELF machine %u, %d-bit) than this machine's (%u, "
+			 "%d-bit)",
+			 path, shim.machine,
+			 shim.ident[EI_CLASS] == ELFCLASS64 ? 64 : 32,
+			 self.machine,
+			 self.ident[EI_CLASS] == ELFCLASS64 ? 64 : 32);
+		return -1;
+	}
+	return 0;
+}
+
 static int find_shim_accept(const char *candidate, char *path, size_t len,
 			    char *problem, size_t problem_len)
 {
@@ -24,6 +92,8 @@ static int find_shim_accept(const char *candidate, char *path, size_t len,
 
 	if (!realpath(candidate, resolved) || access(resolved, R_OK) != 0)
 		return 1;
+	if (shim_object_check(resolved, problem, problem_len) != 0)
+		return -1;
 	if (strpbrk(resolved, ": \t\n")) {
 		snprintf(problem, problem_len,
 			 "shim path '%s' has a ':' or a space, which "

@@ -16,9 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "build.h"
 #include "describe.h"
 #include "find_shim.h"
 #include "plan.h"
+#include "review.h"
 
 #ifndef VERSION
 #define VERSION "unknown"
@@ -27,39 +30,48 @@
 #define EXIT_LAUNCHER 125
 #define EXIT_CANNOT_RUN 126
 #define EXIT_NOT_FOUND 127
-#define SYSTEM_CONFIG "/etc/klipper-pin.conf"
+
+extern char **environ;
 
 struct options {
 	const char *config;
 	const char *log;
 	const char *log_format;
 	const char *shim;
+	const char *user; /* check: as whom */
+	bool on_error_run;
 	bool dry_run;
 };
 
 static void usage(FILE *out)
 {
 	fputs("usage: klipper-pin [OPTIONS] [--] COMMAND [ARG...]\n"
-	      "       klipper-pin check [-c FILE]\n"
+	      "       klipper-pin [OPTIONS] check [-u USER]\n"
 	      "\n"
 	      "Runs COMMAND (same PID) with its threads placed on CPUs by a "
 	      "plan.\n"
 	      "\n"
 	      "  -c, --config FILE     the plan (default: $KLIPPER_PIN_CONFIG, "
 	      "then\n"
-	      "                        " SYSTEM_CONFIG
+	      "                        " PLAN_SYSTEM_CONFIG
 	      ", then the built-in plan)\n"
 	      "  -l, --log DEST        stderr, syslog, none or an absolute "
-	      "file path\n"
+	      "file "
+	      "path\n"
 	      "      --log-format FMT  text or json\n"
 	      "      --shim PATH       the preload library to use\n"
+	      "      --on-error WHAT   refuse (exit 125, the default) or run "
+	      "COMMAND\n"
+	      "                        unplaced when the config is invalid\n"
 	      "  -n, --dry-run         print the plan and the command, run "
 	      "nothing\n"
 	      "  -h, --help            this text\n"
 	      "  -V, --version         the version\n"
 	      "\n"
 	      "Subcommands:\n"
-	      "  check                 validate the config and print the plan "
+	      "  check [-u USER]       validate the config, the shim and the "
+	      "log (as\n"
+	      "                        USER would meet them), print the plan "
 	      "for\n"
 	      "                        this machine (exit 0 valid, 1 not)\n"
 	      "\n"
@@ -68,94 +80,112 @@ static void usage(FILE *out)
 	      out);
 }
 
-static void report(const struct plan_error *error)
+/* Writes text to stderr with bytes outside printable ASCII as \xNN, so
+ * that a stray escape sequence in a config never reaches the terminal. */
+static void say(const char *prefix, const char *text)
 {
-	if (error->file[0] && error->line)
-		fprintf(stderr, "klipper-pin: %s:%d: %s\n", error->file,
-			error->line, error->message);
-	else if (error->file[0])
-		fprintf(stderr, "klipper-pin: %s: %s\n", error->file,
-			error->message);
-	else
-		fprintf(stderr, "klipper-pin: %s\n", error->message);
+	fputs(prefix, stderr);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	fputc('\n', stderr);
 }
 
-/* The config file to use, made absolute (the program may chdir before a
- * child execs), or "" for the built-in plan. */
-static int config_path(const char *given, char *path, size_t len)
+static void say_error(void *context, const char *text)
 {
-	const char *chosen = given;
+	(void)context;
+	say("klipper-pin: ", text);
+}
 
-	if (!chosen || !*chosen)
-		chosen = getenv("KLIPPER_PIN_CONFIG");
-	if ((!chosen || !*chosen) && access(SYSTEM_CONFIG, F_OK) == 0)
-		chosen = SYSTEM_CONFIG;
-	if (!chosen || !*chosen) {
-		path[0] = '\0';
-		return 0;
-	}
-	if (chosen[0] == '/' || !getcwd(path, len)) {
-		snprintf(path, len, "%s", chosen);
+static void say_warning(void *context, const char *text)
+{
+	(void)context;
+	say("klipper-pin: warning: ", text);
+}
+
+static void say_access(void *context, bool error, const char *text)
+{
+	int *errors = context;
+
+	if (error) {
+		(*errors)++;
+		say_error(NULL, text);
 	} else {
-		size_t used = strlen(path);
-
-		snprintf(path + used, len - used, "/%s", chosen);
+		say_warning(NULL, text);
 	}
-	return 0;
 }
 
-/* Loads and resolves the plan; 0, or -1 after reporting the error. */
-static int load_plan(struct plan *plan, const struct options *options,
-		     char *path, size_t len)
+/* The config chosen and the plan built from it, or every error said. */
+static int build_plan(struct plan *plan, const struct options *options,
+		      char *config, size_t len, struct plan_error *error)
 {
-	struct plan_error error = { .line = 0 };
-	cpu_set_t *online = CPU_ALLOC(CPULIST_MAX_CPU + 1);
-	int failed;
+	struct plan_inputs inputs = {
+		.config = config,
+		.log = options->log,
+		.log_format = options->log_format,
+	};
 
-	if (!online || cpulist_read_online(online, CPULIST_SETSIZE) != 0) {
-		fprintf(stderr,
-			"klipper-pin: cannot tell which CPUs are online\n");
-		if (online)
-			CPU_FREE(online);
+	if (plan_choose_config(options->config, config, len) != 0) {
+		plan_error_add(error, "", 0, "the config's path is too long");
 		return -1;
 	}
-	config_path(options->config, path, len);
-	if (path[0])
-		failed = plan_load_file(plan, path, &error) ||
-			 plan_resolve(plan, online, CPULIST_SETSIZE, &error);
-	else
-		failed = plan_load_default(plan, online, CPULIST_SETSIZE);
-	CPU_FREE(online);
-	if (!failed && options->log)
-		failed = plan_set_log(plan, options->log, &error);
-	if (!failed && options->log_format)
-		failed = plan_set_log_format(plan, options->log_format, &error);
-	if (failed) {
-		if (!error.message[0])
-			snprintf(error.message, sizeof(error.message),
-				 "cannot build the built-in plan");
-		report(&error);
-		return -1;
-	}
-	return 0;
+	return plan_build(plan, &inputs, error);
 }
 
-static int run_check(int argc, char **argv)
+/* As execvp would find command: 0, ENOENT (127) or EACCES (126). */
+static int find_command(const char *command)
+{
+	const char *path = getenv("PATH");
+	char candidate[PATH_MAX];
+	int found = ENOENT;
+
+	if (strchr(command, '/'))
+		return access(command, X_OK) == 0	     ? 0
+		       : errno == ENOENT || errno == ENOTDIR ? ENOENT
+							     : EACCES;
+	if (!path)
+		path = "/usr/local/bin:/bin:/usr/bin";
+	for (const char *dir = path;; dir += strcspn(dir, ":") + 1) {
+		size_t length = strcspn(dir, ":");
+
+		snprintf(candidate, sizeof(candidate), "%.*s%s%s", (int)length,
+			 length ? dir : ".", "/", command);
+		if (access(candidate, X_OK) == 0)
+			return 0;
+		if (errno == EACCES)
+			found = EACCES;
+		if (!dir[length])
+			break;
+	}
+	return found;
+}
+
+static int run_check(const struct options *given, int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct options options = { 0 };
+	struct options options = *given;
+	struct plan_error error = { .line = 0 };
 	struct plan plan = { 0 };
-	char path[PATH_MAX];
-	int option;
+	char config[PATH_MAX], shim[PATH_MAX], problem[1400];
+	int option, errors = 0;
+	bool built;
 
-	while ((option = getopt_long(argc, argv, "+c:h", longs, NULL)) != -1) {
+	optind = 1;
+	while ((option = getopt_long(argc, argv, "+c:u:h", longs, NULL)) !=
+	       -1) {
 		switch (option) {
 		case 'c':
 			options.config = optarg;
+			break;
+		case 'u':
+			options.user = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -170,9 +200,28 @@ static int run_check(int argc, char **argv)
 			argv[optind]);
 		return 1;
 	}
-	if (load_plan(&plan, &options, path, sizeof(path)) != 0)
+	/* Every problem at once: the config's, the shim's, the files'. */
+	built = build_plan(&plan, &options, config, sizeof(config), &error) ==
+		0;
+	if (!built) {
+		plan_error_each(&error, say_error, NULL);
+		errors += (int)(error.count ? error.count : 1);
+	}
+	if (find_shim(options.shim, shim, sizeof(shim), problem,
+		      sizeof(problem)) != 0) {
+		say_error(NULL, problem);
+		errors++;
+	}
+	if (access_check(options.user, config, built ? &plan : NULL, say_access,
+			 &errors) < 0)
+		errors++;
+	if (!built || errors) {
+		printf("invalid: %d error%s\n", errors, errors == 1 ? "" : "s");
+		plan_free(&plan);
 		return 1;
+	}
 	describe_plan(stdout, &plan);
+	plan_review(&plan, say_warning, NULL);
 	printf("valid\n");
 	plan_free(&plan);
 	return 0;
@@ -240,118 +289,140 @@ static void print_command(char **command)
 	putchar('\n');
 }
 
-/* Fails here, where it can be seen, what the shim would fail to open. A
- * log file is a regular file or a character device (/dev/null): a FIFO
- * would block the opening without a reader, and SIGPIPE the program when
- * its reader goes. */
-static int check_log_file(const char *path)
+/* Drops every KLIPPER_PIN_* variable but the shim's path: the shim is to
+ * see only what this launcher checked and sets. */
+static void clear_inherited(void)
 {
-	struct stat info;
-	int fd;
+	for (size_t i = 0; environ && environ[i];) {
+		char name[128];
+		size_t length = strcspn(environ[i], "=");
 
-	if (stat(path, &info) == 0 && !S_ISREG(info.st_mode) &&
-	    !S_ISCHR(info.st_mode)) {
-		fprintf(stderr,
-			"klipper-pin: the log %s is a %s: expected a regular "
-			"file (to log to a pipe, use 'log: stderr' and "
-			"redirect it)\n",
-			path,
-			S_ISFIFO(info.st_mode)	 ? "FIFO"
-			: S_ISSOCK(info.st_mode) ? "socket"
-			: S_ISDIR(info.st_mode)	 ? "directory"
-						 : "special file");
-		return -1;
+		if (strncmp(environ[i], "KLIPPER_PIN_", 12) != 0 ||
+		    length >= sizeof(name) ||
+		    strncmp(environ[i], "KLIPPER_PIN_SHIM=", 17) == 0) {
+			i++;
+			continue;
+		}
+		memcpy(name, environ[i], length);
+		name[length] = '\0';
+		unsetenv(name); /* environ shifts: look at i again */
 	}
-	fd = open(path,
-		  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-			  O_NOCTTY | O_NONBLOCK,
-		  0640);
-	if (fd < 0) {
-		fprintf(stderr, "klipper-pin: cannot open the log %s: %s\n",
-			path, strerror(errno));
-		return -1;
-	}
-	close(fd);
-	return 0;
 }
 
-static int run_command(const struct options *options, char **command)
+/* The environment the shim reads. off: why it must place nothing, or
+ * NULL. */
+static int set_environment(const struct options *options, const char *config,
+			   const char *shim, const char *off)
 {
-	struct plan plan = { 0 };
-	char config[PATH_MAX], shim[PATH_MAX], problem[1400], pid[32];
-	char *preload;
-
-	if (load_plan(&plan, options, config, sizeof(config)) != 0)
-		return EXIT_LAUNCHER;
-	if (find_shim(options->shim, shim, sizeof(shim), problem,
-		      sizeof(problem)) != 0) {
-		fprintf(stderr, "klipper-pin: %s\n", problem);
-		plan_free(&plan);
-		return EXIT_LAUNCHER;
-	}
-	if (plan.log == PLAN_LOG_FILE && check_log_file(plan.log_path) != 0) {
-		plan_free(&plan);
-		return EXIT_LAUNCHER;
-	}
-	if (options->dry_run) {
-		describe_plan(stdout, &plan);
-		printf("shim:    %s\n", shim);
-		print_command(command);
-		plan_free(&plan);
-		return 0;
-	}
+	struct stat stderr_info;
+	char stderr_id[64] = "none", pid[32];
+	char *preload = shim[0] ? preload_with(shim) : NULL;
+	int failed;
 
 	/* Children log to stderr only where it is still this one. */
-	struct stat stderr_info;
-	char stderr_id[64] = "none";
-
 	if (fstat(STDERR_FILENO, &stderr_info) == 0)
 		snprintf(stderr_id, sizeof(stderr_id), "%llu:%llu",
 			 (unsigned long long)stderr_info.st_dev,
 			 (unsigned long long)stderr_info.st_ino);
-	preload = preload_with(shim);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	if (!preload || setenv("LD_PRELOAD", preload, 1) ||
-	    setenv("KLIPPER_PIN_PID", pid, 1) ||
-	    setenv("KLIPPER_PIN_STDERR", stderr_id, 1) ||
-	    (config[0] ? setenv("KLIPPER_PIN_CONFIG", config, 1)
-		       : unsetenv("KLIPPER_PIN_CONFIG")) ||
-	    (options->log && setenv("KLIPPER_PIN_LOG", options->log, 1)) ||
-	    (options->log_format &&
-	     setenv("KLIPPER_PIN_LOG_FORMAT", options->log_format, 1))) {
-		fprintf(stderr, "klipper-pin: cannot set the environment: %s\n",
-			strerror(errno));
-		free(preload);
+	clear_inherited();
+	/* An empty KLIPPER_PIN_CONFIG is the built-in plan, said out loud. */
+	failed = (shim[0] && (!preload || setenv("LD_PRELOAD", preload, 1))) ||
+		 setenv("KLIPPER_PIN_PID", pid, 1) ||
+		 setenv("KLIPPER_PIN_STDERR", stderr_id, 1) ||
+		 setenv("KLIPPER_PIN_CONFIG", config, 1) ||
+		 (options->log && setenv("KLIPPER_PIN_LOG", options->log, 1)) ||
+		 (options->log_format &&
+		  setenv("KLIPPER_PIN_LOG_FORMAT", options->log_format, 1)) ||
+		 (off && setenv("KLIPPER_PIN_OFF", off, 1));
+	free(preload);
+	return failed ? -1 : 0;
+}
+
+static int run_command(const struct options *options, char **command)
+{
+	struct plan_error error = { .line = 0 };
+	struct plan plan = { 0 };
+	char config[PATH_MAX], shim[PATH_MAX] = "", problem[1400];
+	char off[1400] = "";
+	int errors = 0, missing;
+	bool built;
+
+	built = build_plan(&plan, options, config, sizeof(config), &error) == 0;
+	if (!built) {
+		plan_error_each(&error, say_error, NULL);
+		errors++;
+		snprintf(off, sizeof(off), "%s%s%d: %s", error.file,
+			 error.file[0] ? ":" : "", error.line, error.message);
+	}
+	if (find_shim(options->shim, shim, sizeof(shim), problem,
+		      sizeof(problem)) != 0) {
+		say_error(NULL, problem);
+		shim[0] = '\0';
+		errors++;
+		if (!off[0])
+			snprintf(off, sizeof(off), "%s", problem);
+	}
+	/* Fail here, where it can be seen, what the shim would fail to
+	 * open. */
+	if (built && access_check(NULL, config, &plan, say_access, &errors) &&
+	    !off[0])
+		snprintf(off, sizeof(off), "the log cannot be opened");
+	if (errors && !options->on_error_run) {
 		plan_free(&plan);
 		return EXIT_LAUNCHER;
 	}
-	free(preload);
+	if (errors)
+		say_error(NULL, "--on-error run: running the command "
+				"unplaced");
+	if (options->dry_run) {
+		if (built)
+			describe_plan(stdout, &plan);
+		printf("shim:    %s\n", shim[0] ? shim : "(none)");
+		print_command(command);
+		plan_free(&plan);
+		missing = find_command(command[0]);
+		if (missing)
+			fprintf(stderr, "klipper-pin: cannot run '%s': %s\n",
+				command[0], strerror(missing));
+		return missing == ENOENT   ? EXIT_NOT_FOUND
+		       : missing == EACCES ? EXIT_CANNOT_RUN
+					   : 0;
+	}
+	if (set_environment(options, config, shim, off[0] ? off : NULL) != 0) {
+		fprintf(stderr, "klipper-pin: cannot set the environment: %s\n",
+			strerror(errno));
+		plan_free(&plan);
+		return EXIT_LAUNCHER;
+	}
 	/* The main thread is on its CPUs from the program's first
 	 * instruction; the shim places it again at load, and logs it. */
-	if (plan.main.set)
+	if (!off[0] && plan.main.set)
 		(void)sched_setaffinity(0, CPULIST_SETSIZE, plan.main.set);
 	plan_free(&plan);
 
 	execvp(command[0], command);
-	int error = errno;
+	int failure = errno;
 
 	fprintf(stderr, "klipper-pin: cannot run '%s': %s\n", command[0],
-		strerror(error));
-	return error == ENOENT || error == ENOTDIR ? EXIT_NOT_FOUND
-						   : EXIT_CANNOT_RUN;
+		strerror(failure));
+	return failure == ENOENT || failure == ENOTDIR ? EXIT_NOT_FOUND
+						       : EXIT_CANNOT_RUN;
 }
 
 int main(int argc, char **argv)
 {
 	enum {
 		OPTION_LOG_FORMAT = 256,
-		OPTION_SHIM
+		OPTION_SHIM,
+		OPTION_ON_ERROR
 	};
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, OPTION_LOG_FORMAT },
 		{ "shim", required_argument, NULL, OPTION_SHIM },
+		{ "on-error", required_argument, NULL, OPTION_ON_ERROR },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -359,9 +430,6 @@ int main(int argc, char **argv)
 	};
 	struct options options = { 0 };
 	int option;
-
-	if (argc > 1 && strcmp(argv[1], "check") == 0)
-		return run_check(argc - 1, argv + 1);
 
 	/* '+': stop at COMMAND, so that its own options stay its own. */
 	while ((option = getopt_long(argc, argv, "+c:l:nhV", longs, NULL)) !=
@@ -378,6 +446,19 @@ int main(int argc, char **argv)
 			break;
 		case OPTION_SHIM:
 			options.shim = optarg;
+			break;
+		case OPTION_ON_ERROR:
+			if (strcmp(optarg, "refuse") == 0) {
+				options.on_error_run = false;
+			} else if (strcmp(optarg, "run") == 0) {
+				options.on_error_run = true;
+			} else {
+				fprintf(stderr,
+					"klipper-pin: bad --on-error '%s', "
+					"expected refuse or run\n",
+					optarg);
+				return EXIT_LAUNCHER;
+			}
 			break;
 		case 'n':
 			options.dry_run = true;
@@ -398,5 +479,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_LAUNCHER;
 	}
+	/* A first word that is a subcommand is one, after options too;
+	 * after "--" it is a command to run. */
+	if (strcmp(argv[optind], "check") == 0 &&
+	    strcmp(argv[optind - 1], "--") != 0)
+		return run_check(&options, argc - optind, argv + optind);
 	return run_command(&options, argv + optind);
 }

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <gnu/libc-version.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "build.h"
 #include "log.h"
 #include "lookup.h"
 #include "place.h"
@@ -222,12 +224,15 @@ static struct shim_bucket *shim_bucket_of(pthread_t handle)
 	return &shim_registry[((uintptr_t)handle >> 6) % SHIM_BUCKETS];
 }
 
-/* Called by the creator once pthread_create has succeeded. */
-static void shim_thread_register(struct shim_thread *record)
+/* Called by the creator once pthread_create has succeeded. The thread
+ * may have run and exited already: both find the bucket by the handle,
+ * the thread by pthread_self(), so that they meet under one lock. */
+static void shim_thread_register(struct shim_thread *record, pthread_t handle)
 {
-	struct shim_bucket *bucket = shim_bucket_of(record->handle);
+	struct shim_bucket *bucket = shim_bucket_of(handle);
 
 	pthread_mutex_lock(&bucket->lock);
+	record->handle = handle;
 	if (!record->exited) {
 		record->next = bucket->head;
 		bucket->head = record;
@@ -241,7 +246,7 @@ static void shim_thread_register(struct shim_thread *record)
 static void shim_thread_exit(void *opaque)
 {
 	struct shim_thread *record = opaque;
-	struct shim_bucket *bucket = shim_bucket_of(record->handle);
+	struct shim_bucket *bucket = shim_bucket_of(pthread_self());
 
 	shim_self = NULL;
 	/* In a forked child the registry is left as the fork found it:
@@ -335,6 +340,12 @@ static void shim_log_config(const char *message)
 	shim_log_write(&e, shim_main->work.line);
 }
 
+static void shim_log_error(void *context, const char *text)
+{
+	(void)context;
+	shim_log_config(text);
+}
+
 /* The CPUs to place on, as a set in want: a spread CPU, or the action's
  * whole set. False when the action leaves the CPUs alone. */
 static bool shim_want(const struct plan_action *action, long cpu,
@@ -401,7 +412,7 @@ shim_place_created(struct shim_thread *record)
 		p->affinity_error = record->affinity_error;
 		shim_place(action, 0, shim_setsize, shim_logging, p);
 		shim_log_placement(&record->work, "thread",
-				   shim_tid_of(record->handle), &record->facts,
+				   shim_tid_of(pthread_self()), &record->facts,
 				   record->name, rule->name);
 	}
 	pthread_mutex_unlock(&record->lock);
@@ -460,7 +471,7 @@ static void shim_named(struct shim_thread *record, pid_t tid, const char *given)
 			shim_place(action, tid, shim_setsize, shim_logging, p);
 			shim_log_placement(&record->work, "rename",
 					   tid ? tid
-					       : shim_tid_of(record->handle),
+					       : shim_tid_of(pthread_self()),
 					   &facts, record->name, rule->name);
 		}
 	}
@@ -506,51 +517,31 @@ static bool shim_same_stderr(void)
 	return strcmp(mine, launched) == 0;
 }
 
-/* The plan: the launcher's config (it checked it already), else
- * /etc/klipper-pin.conf, else the built-in plan. */
+/* The plan, built as the launcher built it when it checked it: from the
+ * config it chose (an empty KLIPPER_PIN_CONFIG is the built-in plan) and
+ * its log overrides; the shim preloaded by hand chooses as it would. */
 static int shim_load_plan(enum shim_role role)
 {
-	cpu_set_t *online = CPU_ALLOC(CPULIST_MAX_CPU + 1);
-	const char *path = getenv("KLIPPER_PIN_CONFIG");
-	const char *log = getenv("KLIPPER_PIN_LOG");
-	const char *format = getenv("KLIPPER_PIN_LOG_FORMAT");
-	struct plan_error error = { .line = 0 };
+	char config[PATH_MAX];
+	struct plan_inputs inputs = {
+		.config = config,
+		.log = getenv("KLIPPER_PIN_LOG"),
+		.log_format = getenv("KLIPPER_PIN_LOG_FORMAT"),
+	};
+	static struct plan_error error;
 	int failed;
 
-	if (!online)
+	failed = plan_choose_config(NULL, config, sizeof(config)) != 0 ||
+		 plan_build(&shim_plan, &inputs, &error) != 0;
+	if (failed && role != SHIM_TARGET)
 		return -1;
-	if (cpulist_read_online(online, CPULIST_SETSIZE) != 0) {
-		CPU_FREE(online);
-		return -1;
-	}
-	if ((!path || !*path) && access("/etc/klipper-pin.conf", F_OK) == 0)
-		path = "/etc/klipper-pin.conf";
-	if (path && *path)
-		failed = plan_load_file(&shim_plan, path, &error) ||
-			 plan_resolve(&shim_plan, online, CPULIST_SETSIZE,
-				      &error);
-	else
-		failed = plan_load_default(&shim_plan, online, CPULIST_SETSIZE);
-	CPU_FREE(online);
-	if (!failed && log && *log)
-		failed = plan_set_log(&shim_plan, log, &error);
-	if (!failed && format && *format)
-		failed = plan_set_log_format(&shim_plan, format, &error);
-	if (failed && role != SHIM_TARGET) {
-		plan_free(&shim_plan);
-		return -1;
-	}
 	if (failed) {
 		/* The launcher checked the config; it changed since, or the
 		 * shim was preloaded by hand. Say so, then place nothing. */
-		char message[900];
-
-		snprintf(message, sizeof(message), "%s:%d: %s: placing nothing",
-			 error.file, error.line, error.message);
-		plan_free(&shim_plan);
 		shim_plan.log = PLAN_LOG_STDERR;
 		shim_log_open(&shim_plan);
-		shim_log_config(message);
+		plan_error_each(&error, shim_log_error, NULL);
+		shim_log_config("placing nothing");
 		shim_log_close();
 		return -1;
 	}
@@ -591,8 +582,11 @@ static void shim_init(void)
 	shim_busy++;
 	shim_bind();
 	shim_attr_placement = shim_glibc_at_least(2, 34);
-	/* A setuid or setgid program: trust nothing from the environment. */
-	if (getauxval(AT_SECURE) || !shim_real.pthread_create ||
+	/* A setuid or setgid program: trust nothing from the environment.
+	 * KLIPPER_PIN_OFF: the launcher found the config invalid and runs
+	 * the program unplaced (--on-error run); it logged why. */
+	if (getauxval(AT_SECURE) || getenv("KLIPPER_PIN_OFF") ||
+	    !shim_real.pthread_create ||
 	    shim_real.pthread_create == pthread_create || !shim_real.prctl ||
 	    !shim_real.pthread_setname_np)
 		goto off;
@@ -759,8 +753,7 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	if (result != 0) {
 		shim_thread_free(record);
 	} else {
-		record->handle = *thread;
-		shim_thread_register(record);
+		shim_thread_register(record, *thread);
 	}
 	errno = saved;
 	return result;
