@@ -23,9 +23,13 @@ static const struct glob_class glob_classes[] = {
 /* "[:name:]" at p: its test and, in *end, where it stops; else NULL. */
 static int (*glob_class_at(const char *p, const char **end))(int)
 {
-	const char *close = strstr(p + 2, ":]");
+	const char *close;
 
-	if (p[1] != ':' || !close)
+	/* p[1] first: at a '[' that ends the pattern, p + 2 is past it. */
+	if (p[1] != ':')
+		return NULL;
+	close = strstr(p + 2, ":]");
+	if (!close)
 		return NULL;
 	for (size_t i = 0; i < sizeof(glob_classes) / sizeof(glob_classes[0]);
 	     i++) {

@@ -154,11 +154,13 @@ static void log_json_string(struct log_buffer *b, const char *text)
 	log_puts(b, "\"");
 }
 
-/* A value in the text format: bare when plain, else quoted and escaped
- * like a C string, so that a line always splits cleanly on spaces. A bare
- * "-" stands for NULL, so the string "-" is quoted. */
+/* A value in the text format: bare when it is printable ASCII that splits
+ * cleanly on spaces, else quoted and escaped as in C, every byte outside
+ * printable ASCII as \xNN (UTF-8 too: a terminal or a grep sees plain
+ * ASCII). A bare "-" stands for NULL, so the string "-" is quoted. */
 static void log_text_value(struct log_buffer *b, const char *text)
 {
+	static const char hex[] = "0123456789abcdef";
 	bool plain = text && *text && strcmp(text, "-") != 0;
 
 	if (!text) {
@@ -166,14 +168,75 @@ static void log_text_value(struct log_buffer *b, const char *text)
 		return;
 	}
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-		if (*p <= ' ' || *p == '"' || *p == '\\' || *p == '=' ||
-		    *p == 0x7f)
+		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\' ||
+		    *p == '=')
 			plain = false;
 	if (plain) {
 		log_puts(b, text);
 		return;
 	}
-	log_json_string(b, text);
+	log_puts(b, "\"");
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		char escape[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 15] };
+
+		if (*p == '"' || *p == '\\') {
+			escape[1] = (char)*p;
+			log_put(b, escape, 2);
+		} else if (*p == '\n') {
+			log_put(b, "\\n", 2);
+		} else if (*p == '\t') {
+			log_put(b, "\\t", 2);
+		} else if (*p < ' ' || *p >= 0x7f) {
+			log_put(b, escape, 4);
+		} else {
+			log_put(b, (const char *)p, 1);
+		}
+	}
+	log_puts(b, "\"");
+}
+
+/* The time as ISO 8601 in UTC to the microsecond, without gmtime (which
+ * takes glibc's time zone lock, one that a fork can leave held). */
+static void log_iso_time(struct log_buffer *b, const struct timespec *ts)
+{
+	long long days = ts->tv_sec / 86400, seconds = ts->tv_sec % 86400;
+	char text[32];
+	int at = 0;
+
+	if (seconds < 0) {
+		seconds += 86400;
+		days--;
+	}
+	/* Days since 1970-01-01 to a civil date (H. Hinnant's algorithm). */
+	days += 719468;
+	long long era = (days >= 0 ? days : days - 146096) / 146097;
+	long long doe = days - era * 146097;
+	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	long long mp = (5 * doy + 2) / 153;
+	long long day = doy - (153 * mp + 2) / 5 + 1;
+	long long month = mp < 10 ? mp + 3 : mp - 9;
+	long long year = yoe + era * 400 + (month <= 2);
+	long long fields[] = {
+		year,	     month, day, seconds / 3600, seconds / 60 % 60,
+		seconds % 60
+	};
+	static const char after[] = "--T::.";
+	static const int width[] = { 4, 2, 2, 2, 2, 2 };
+
+	for (int f = 0; f < 6; f++) {
+		for (int i = width[f] - 1; i >= 0; i--, fields[f] /= 10)
+			text[at + i] = (char)('0' + fields[f] % 10);
+		at += width[f];
+		text[at++] = after[f];
+	}
+	long usec = ts->tv_nsec / 1000;
+
+	for (int i = 5; i >= 0; i--, usec /= 10)
+		text[at + i] = (char)('0' + usec % 10);
+	at += 6;
+	text[at++] = 'Z';
+	log_put(b, text, (size_t)at);
 }
 
 static void log_field(struct log_buffer *b, enum plan_log_format format,
@@ -225,7 +288,9 @@ static void log_event_fields(struct log_buffer *b,
 		log_number_field(b, format, "pid", e->pid);
 	} else {
 		log_puts(b, "klipper-pin: ");
-		log_field(b, format, "pid", true);
+		log_field(b, format, "ts", true);
+		log_iso_time(b, &e->ts);
+		log_field(b, format, "pid", false);
 		log_signed(b, e->pid);
 	}
 	log_number_field(b, format, "tid", e->tid);

@@ -26,7 +26,8 @@ BAD_CONFIGS = [
     ("[main]\nnice: -21\n", 2, ["bad nice '-21'", "-20 to 19"]),
     ("[main]\ncpus: 0\n[main]\n", 3, ["duplicate section [main]"]),
     ("[main]\ncpus: 0\ncpus: 1\n", 3, ["duplicate key 'cpus'", "line 2"]),
-    ("[main]\ncpus: " + ",".join(["0"] * 120) + "\n", 2, ["line too long"]),
+    ("[main]\ncpus: " + ",".join(["0"] * 120) + "\nnice: 99\n", 3,
+     ["bad nice '99'"]),
 ]
 
 

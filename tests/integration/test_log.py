@@ -70,7 +70,8 @@ def test_text_log_one_line_per_event(run):
     expect_equal(result.code, 0, "exit status")
     lines = result.log_text.splitlines()
     expect_equal(len(lines), 3, "main, thread, rename")
-    pattern = re.compile(r'^klipper-pin: pid=\d+ tid=\d+ event=(\w+) seq=\d+ '
+    pattern = re.compile(r'^klipper-pin: ts=\d{4}-\d\d-\d\dT\d\d:\d\d:'
+                         r'\d\d\.\d{6}Z pid=\d+ tid=\d+ event=(\w+) seq=\d+ '
                          r'library=\S+ symbol=\S+ caller=\S+ name=(\S+|"[^"]*") '
                          r'rule=\S+ want=\S+ cpus=\S+ policy=\w+ priority=\d+ '
                          r'nice=-?\d+ result=\S+$')
@@ -91,7 +92,7 @@ def test_log_none_writes_nothing_and_stderr_is_the_default(run):
     result = run.run([run.build.launcher, "-c", config, "--",
                       run.build.create, "basic", "1"])
     expect_equal(len(result.stderr.splitlines()), 2, "main and thread lines")
-    expect(all(l.startswith("klipper-pin: pid=")
+    expect(all(l.startswith("klipper-pin: ts=")
                for l in result.stderr.splitlines()), result.stderr)
 
 

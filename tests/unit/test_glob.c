@@ -21,7 +21,7 @@ static const char *const patterns[] = {
 	"\\*", "a\\?b", "[\\]]", "[a\\-z]", "\\", "a\\", "[", "a[", "[a",
 	"x[]", "*.so", "c_helper*.so", "python3.1?", "lib[ab].so",
 	"stepper_*", "extruder*", "serialq*", "serialhdl ?cu", "*[0-9]",
-	".*", "*/x", "\xc3\xa9*",
+	".*", "*/x", "\xc3\xa9*", "a[[", "[", "[[", "[[:", "[[:alpha",
 };
 
 static const char *const texts[] = {

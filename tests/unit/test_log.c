@@ -84,6 +84,14 @@ static bool read_json_string(const char **p, char *out, size_t len)
 			case 'f':
 				c = '\f';
 				break;
+			case 'x': {
+				int high = hex_digit(*s++), low;
+
+				if (high < 0 || (low = hex_digit(*s++)) < 0)
+					return false;
+				c = (char)(high * 16 + low);
+				break;
+			}
 			case 'u': {
 				int code = 0;
 
@@ -588,9 +596,9 @@ static void test_text_fields(void **state)
 	struct shim_log_event event = thread_event();
 	struct fields fields;
 	static const char *const order[] = {
-		"pid",  "tid",  "event", "seq",  "library", "symbol",
-		"caller", "name", "rule", "want", "cpus",  "policy",
-		"priority", "result",
+		"ts",	"pid",	  "tid",  "event", "seq",    "library",
+		"symbol", "caller", "name", "rule",  "want",   "cpus",
+		"policy", "priority", "result",
 	};
 
 	parse_text_line(format(&event, PLAN_FORMAT_TEXT), &fields);
@@ -623,10 +631,49 @@ static void test_text_plain_line(void **state)
 	event.has_nice = true;
 	event.nice = -5;
 	assert_string_equal(format(&event, PLAN_FORMAT_TEXT),
-			    "klipper-pin: pid=4321 tid=4325 event=thread seq=3 "
+			    "klipper-pin: ts=2026-01-01T00:00:00.123456Z "
+			    "pid=4321 tid=4325 event=thread seq=3 "
 			    "library=c_helper.so symbol=- caller=python3.11 "
 			    "name=- rule=serial want=2-3 cpus=2-3 policy=fifo "
 			    "priority=10 nice=-5 result=ok\n");
+}
+
+static void test_text_escapes_bytes_outside_printable_ascii(void **state)
+{
+	(void)state;
+	struct shim_log_event event = thread_event();
+	const char *line;
+
+	event.name = "caf\xc3\xa9 \xff\x1b[31m";
+	line = format(&event, PLAN_FORMAT_TEXT);
+	assert_non_null(strstr(line, "name=\"caf\\xc3\\xa9 \\xff\\x1b[31m\""));
+	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+		if ((*p < 0x20 && *p != '\n') || *p >= 0x7f)
+			fail_msg("raw byte 0x%02x in %s", *p, line);
+}
+
+static void test_text_timestamp_is_utc_iso_8601(void **state)
+{
+	(void)state;
+	static const struct {
+		time_t seconds;
+		long nanoseconds;
+		const char *text;
+	} times[] = {
+		{ 0, 0, "ts=1970-01-01T00:00:00.000000Z " },
+		{ 951782400, 999999999, "ts=2000-02-29T00:00:00.999999Z " },
+		{ 1764619200, 5000, "ts=2025-12-01T20:00:00.000005Z " },
+		{ 4102444799, 0, "ts=2099-12-31T23:59:59.000000Z " },
+	};
+
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		struct shim_log_event event = thread_event();
+
+		event.ts.tv_sec = times[i].seconds;
+		event.ts.tv_nsec = times[i].nanoseconds;
+		assert_non_null(strstr(format(&event, PLAN_FORMAT_TEXT),
+				       times[i].text));
+	}
 }
 
 static void test_text_quotes_what_would_not_split(void **state)
@@ -816,6 +863,8 @@ int main(void)
 		cmocka_unit_test(test_text_fields),
 		cmocka_unit_test(test_text_plain_line),
 		cmocka_unit_test(test_text_quotes_what_would_not_split),
+		cmocka_unit_test(test_text_escapes_bytes_outside_printable_ascii),
+		cmocka_unit_test(test_text_timestamp_is_utc_iso_8601),
 		cmocka_unit_test(test_text_null_and_dash_differ),
 		cmocka_unit_test(test_text_negative_nice),
 		cmocka_unit_test(test_text_config_event),
