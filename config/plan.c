@@ -106,8 +106,8 @@ void plan_error_each(const struct plan_error *error,
 		     void *context)
 {
 	size_t count = error->count ? error->count : 1;
-	size_t kept = count - 1 < PLAN_ERRORS_KEPT ? count - 1
-						   : PLAN_ERRORS_KEPT;
+	size_t kept =
+		count - 1 < PLAN_ERRORS_KEPT ? count - 1 : PLAN_ERRORS_KEPT;
 	char text[64];
 
 	plan_error_emit(error->file, error->line, error->message, emit,
@@ -157,12 +157,92 @@ static void plan_action_label(const struct plan *plan,
 			snprintf(buf, len, "[thread %s]", plan->rules[i].name);
 }
 
+/* What an action sets beside its CPUs, for a warning that it is skipped:
+ * "policy fifo priority 10 and nice 5"; "" when nothing. */
+static void plan_sched_text(const struct plan_action *action, char *buf,
+			    size_t len)
+{
+	int used = 0;
+
+	buf[0] = '\0';
+	if (action->policy != PLAN_POLICY_UNSET)
+		used = snprintf(buf, len, "policy %s",
+				plan_policy_name(action->policy));
+	if (action->policy != PLAN_POLICY_UNSET && action->priority)
+		used += snprintf(buf + used, len - (size_t)used, " priority %d",
+				 action->priority);
+	if (action->has_nice)
+		snprintf(buf + used, len - (size_t)used, "%snice %d",
+			 used ? " and " : "", action->nice);
+}
+
+/* "CPU 4", "CPUs 4-7", "last-2", "CPUs 4-7 and last-2": what a list names
+ * that is not online here. *plural when that is more than one CPU. */
+static void plan_missing_text(const cpu_set_t *missing, size_t setsize,
+			      const char *absent, long absent_count, char *buf,
+			      size_t len, bool *plural)
+{
+	int count = CPU_COUNT_S(setsize, missing);
+	char cpus[256];
+
+	cpulist_format(missing, setsize, cpus, sizeof(cpus));
+	*plural = count + absent_count > 1;
+	if (count && absent_count)
+		snprintf(buf, len, "%s %s and %s", count > 1 ? "CPUs" : "CPU",
+			 cpus, absent);
+	else if (count)
+		snprintf(buf, len, "%s %s", count > 1 ? "CPUs" : "CPU", cpus);
+	else if (absent_count)
+		snprintf(buf, len, "%s", absent);
+	else
+		snprintf(buf, len, "its CPUs");
+}
+
+/* The warning for an action that names CPUs not online here: placed on
+ * the rest (placed of them, in set), or skipped whole when none is left. */
+static int plan_warn_offline(struct plan *plan, struct plan_action *action,
+			     const char *what, bool plural, const char *online,
+			     const cpu_set_t *set, size_t setsize, int placed)
+{
+	char label[160] = "", consequence[384], sched[96], cpus[256];
+	char text[2048];
+
+	plan_action_label(plan, action, label, sizeof(label));
+	if (placed == 0) {
+		plan_sched_text(action, sched, sizeof(sched));
+		snprintf(consequence, sizeof(consequence),
+			 "that placement is skipped%s%s",
+			 sched[0] ? ", and with it " : "", sched);
+	} else {
+		cpulist_format(set, setsize, cpus, sizeof(cpus));
+		snprintf(consequence, sizeof(consequence), "%s CPU%s %s only",
+			 action->spread ? "spread over" : "placed on",
+			 placed > 1 ? "s" : "", cpus);
+	}
+	snprintf(text, sizeof(text),
+		 "%s:%d: %s in %s %s not online here "
+		 "(online: %s): %s",
+		 plan->source ? plan->source : "built-in", action->cpus_line,
+		 what, label, plural ? "are" : "is", online, consequence);
+	return plan_add_warning(plan, text);
+}
+
+/*
+ * Resolves one action: its set holds the CPUs it names that are online.
+ * Any it names that are not (or relative names with no CPU here) are a
+ * warning, and the set is cut to the rest; with none left the action is
+ * skipped whole. When strict, either is an error. Returns 0, 1 when an
+ * error was added, -1 when out of memory.
+ */
 static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 			       const cpu_set_t *online, size_t setsize,
 			       struct plan_error *error)
 {
-	cpu_set_t *wanted;
-	char label[160] = "", missing_text[256], online_text[256];
+	cpu_set_t *wanted = NULL, *missing = NULL;
+	char label[160] = "", what[704], absent[384], online_text[256];
+	long absent_count = 0;
+	bool plural;
+	int placed;
 
 	if (action->set) {
 		CPU_FREE(action->set);
@@ -177,71 +257,59 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 		return 0;
 
 	wanted = CPU_ALLOC(CPULIST_MAX_CPU + 1);
-	if (!wanted)
+	missing = CPU_ALLOC(CPULIST_MAX_CPU + 1);
+	if (!wanted || !missing)
 		goto no_memory;
 	CPU_ZERO_S(setsize, wanted);
 	if (action->cpus_kind == PLAN_CPUS_ALL)
 		CPU_OR_S(setsize, wanted, wanted, online);
 	else
-		cpulist_to_set(&action->cpus, wanted, setsize);
-
-	/* Every CPU named must be online; else the placement is skipped. */
-	cpu_set_t *missing = CPU_ALLOC(CPULIST_MAX_CPU + 1);
-
-	if (!missing) {
-		CPU_FREE(wanted);
+		absent_count = cpulist_resolve(&action->cpus, online, setsize,
+					       wanted, absent, sizeof(absent));
+	if (absent_count < 0)
 		goto no_memory;
-	}
-	CPU_ZERO_S(setsize, missing);
-	for (size_t cpu = 0; cpu < setsize * 8; cpu++)
-		if (CPU_ISSET_S(cpu, setsize, wanted) &&
-		    !CPU_ISSET_S(cpu, setsize, online))
-			CPU_SET_S(cpu, setsize, missing);
-	if (CPU_COUNT_S(setsize, missing) ||
-	    CPU_COUNT_S(setsize, wanted) == 0) {
-		char text[1024];
 
-		const char *cpu_word =
-			CPU_COUNT_S(setsize, missing) > 1 ? "CPUs" : "CPU";
-
-		plan_action_label(plan, action, label, sizeof(label));
-		cpulist_format(missing, setsize, missing_text,
-			       sizeof(missing_text));
+	/* What is named but not online goes; the rest is the placement. */
+	CPU_XOR_S(setsize, missing, wanted, online);
+	CPU_AND_S(setsize, missing, missing, wanted);
+	CPU_AND_S(setsize, wanted, wanted, online);
+	placed = CPU_COUNT_S(setsize, wanted);
+	if (CPU_COUNT_S(setsize, missing) || absent_count || placed == 0) {
+		plan_missing_text(missing, setsize, absent, absent_count, what,
+				  sizeof(what), &plural);
 		cpulist_format(online, setsize, online_text,
 			       sizeof(online_text));
 		CPU_FREE(missing);
-		CPU_FREE(wanted);
+		missing = NULL;
 		if (plan->strict) {
-			plan_error_add(
-				error, plan->source, action->cpus_line,
-				"%s %s in %s %s not online here (online: "
-				"%s) and strict is on",
-				cpu_word, missing_text, label,
-				cpu_word[3] ? "are" : "is", online_text);
-			return -1;
+			plan_action_label(plan, action, label, sizeof(label));
+			plan_error_add(error, plan->source, action->cpus_line,
+				       "%s in %s %s not online here (online: "
+				       "%s) and strict is on",
+				       what, label, plural ? "are" : "is",
+				       online_text);
+			CPU_FREE(wanted);
+			return 1;
 		}
-		snprintf(text, sizeof(text),
-			 "%s:%d: %s %s in %s %s not online here (online: %s): "
-			 "that placement is skipped",
-			 plan->source ? plan->source : "built-in",
-			 action->cpus_line, cpu_word, missing_text, label,
-			 cpu_word[3] ? "are" : "is", online_text);
-		action->skipped = true;
-		if (plan_add_warning(plan, text) == 0)
+		if (plan_warn_offline(plan, action, what, plural, online_text,
+				      wanted, setsize, placed))
+			goto no_memory;
+		if (placed == 0) {
+			action->skipped = true;
+			CPU_FREE(wanted);
 			return 0;
-		plan_error_add(error, plan->source, 0, "out of memory");
-		return -1;
+		}
 	}
-	CPU_FREE(missing);
+	if (missing)
+		CPU_FREE(missing);
+	missing = NULL;
 
 	if (action->spread) {
-		size_t count = (size_t)CPU_COUNT_S(setsize, wanted), next = 0;
+		size_t count = (size_t)placed, next = 0;
 
 		action->spread_cpus = calloc(count, sizeof(unsigned));
-		if (!action->spread_cpus) {
-			CPU_FREE(wanted);
+		if (!action->spread_cpus)
 			goto no_memory;
-		}
 		for (size_t cpu = 0; cpu < setsize * 8 && next < count; cpu++)
 			if (CPU_ISSET_S(cpu, setsize, wanted))
 				action->spread_cpus[next++] = (unsigned)cpu;
@@ -251,6 +319,10 @@ static int plan_resolve_action(struct plan *plan, struct plan_action *action,
 	return 0;
 
 no_memory:
+	if (wanted)
+		CPU_FREE(wanted);
+	if (missing)
+		CPU_FREE(missing);
 	plan_error_add(error, plan->source, 0, "out of memory");
 	return -1;
 }
@@ -258,6 +330,8 @@ no_memory:
 int plan_resolve(struct plan *plan, const cpu_set_t *online, size_t setsize,
 		 struct plan_error *error)
 {
+	int failed = 0, result;
+
 	if (setsize > CPULIST_SETSIZE)
 		setsize = CPULIST_SETSIZE;
 	if (!plan->online)
@@ -274,16 +348,27 @@ int plan_resolve(struct plan *plan, const cpu_set_t *online, size_t setsize,
 	plan->warnings = NULL;
 	plan->warning_count = 0;
 
-	if (plan_resolve_action(plan, &plan->main, plan->online,
-				CPULIST_SETSIZE, error) ||
-	    plan_resolve_action(plan, &plan->children, plan->online,
-				CPULIST_SETSIZE, error))
+	/* In file order as far as the sections go: main, children, then
+	 * the rules. Strict, every offline CPU is an error of its own. */
+	result = plan_resolve_action(plan, &plan->main, plan->online,
+				     CPULIST_SETSIZE, error);
+	if (result < 0)
 		return -1;
-	for (size_t i = 0; i < plan->rule_count; i++)
-		if (plan_resolve_action(plan, &plan->rules[i].action,
-					plan->online, CPULIST_SETSIZE, error))
+	failed |= result;
+	result = plan_resolve_action(plan, &plan->children, plan->online,
+				     CPULIST_SETSIZE, error);
+	if (result < 0)
+		return -1;
+	failed |= result;
+	for (size_t i = 0; i < plan->rule_count; i++) {
+		result = plan_resolve_action(plan, &plan->rules[i].action,
+					     plan->online, CPULIST_SETSIZE,
+					     error);
+		if (result < 0)
 			return -1;
-	return 0;
+		failed |= result;
+	}
+	return failed ? -1 : 0;
 }
 
 /* Sets an action to the list of the given CPUs, by text. */
@@ -430,8 +515,11 @@ long plan_action_next_cpu(struct plan_action *action)
 
 bool plan_action_does_something(const struct plan_action *action)
 {
-	return action->set || action->policy != PLAN_POLICY_UNSET ||
-	       action->has_nice || action->rename[0];
+	if (action->rename[0])
+		return true;
+	return !action->skipped &&
+	       (action->set || action->policy != PLAN_POLICY_UNSET ||
+		action->has_nice);
 }
 
 int plan_set_log(struct plan *plan, const char *dest, struct plan_error *error)

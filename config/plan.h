@@ -51,13 +51,23 @@ struct plan_action {
 	struct cpulist cpus; /* as written, for LIST */
 	int cpus_line;	     /* where cpus or spread was written */
 
-	/* Resolved by plan_resolve. set is NULL when nothing is to be
-	 * placed: UNSET, INHERIT, or a list naming a CPU not online. */
+	/*
+	 * Resolved by plan_resolve. set holds the CPUs to place on, every
+	 * one of them online: a list naming some CPUs that are not online
+	 * is cut to the ones that are (with a warning). set is NULL when
+	 * nothing is to be placed: UNSET, INHERIT, or skipped.
+	 *
+	 * skipped: none of the CPUs the list names is online here, so the
+	 * action is not applied at all: no affinity, no policy or priority,
+	 * no nice (a warning says so). The rule still matches (no later
+	 * rule is tried) and the thread keeps what its creator gave it;
+	 * rename, which is not about CPUs, still names it.
+	 */
 	cpu_set_t *set;
 	unsigned *spread_cpus;
 	size_t spread_count;
 	atomic_ulong spread_next;
-	bool skipped; /* a CPU of the list is not online here */
+	bool skipped;
 
 	enum plan_policy policy;
 	int priority; /* 1-99 with fifo/rr, else 0 */
@@ -121,7 +131,7 @@ struct plan_error {
 	char file[256];
 	int line;
 	char message[512];
-	size_t count;        /* errors found, this first one too */
+	size_t count; /* errors found, this first one too */
 	struct plan_problem more[PLAN_ERRORS_KEPT]; /* the next count - 1 */
 };
 
@@ -130,7 +140,8 @@ struct plan_error {
  * into more (past PLAN_ERRORS_KEPT they are only counted).
  */
 void plan_error_add(struct plan_error *error, const char *file, int line,
-		    const char *format, ...) __attribute__((format(printf, 4, 5)));
+		    const char *format, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Each error of *error as "FILE:LINE: message" (or "FILE: message" with no
  * line), one per call of emit, in order; then "... and N more" when more
@@ -162,8 +173,11 @@ int plan_load_default(struct plan *plan, const cpu_set_t *online,
 
 /*
  * Resolves every action against the CPUs in online: builds the CPU sets,
- * drops to a warning (and no placement) any list naming a CPU not online,
- * or fails on it when the plan is strict. Returns 0 or -1 with *error.
+ * relative names ("last-1") counted among the online CPUs. A list naming
+ * CPUs not online here (or relative names this machine has no CPU for) is
+ * cut to the rest, with a warning naming them; one with none left is
+ * skipped, with a warning. When the plan is strict each of those is an
+ * error instead, all of them added to *error. Returns 0 or -1 with *error.
  */
 int plan_resolve(struct plan *plan, const cpu_set_t *online, size_t setsize,
 		 struct plan_error *error);
@@ -203,7 +217,8 @@ bool plan_pattern_matches(const struct plan_pattern *pattern, const char *text);
  */
 long plan_action_next_cpu(struct plan_action *action);
 
-/* True when the action changes anything at all. */
+/* True when the action changes anything at all (a skipped one: its
+ * rename only). */
 bool plan_action_does_something(const struct plan_action *action);
 
 /*

@@ -1,9 +1,11 @@
 /*
  * Unit tests of config/plan.c: matching threads against the rules
  * (plan_match, plan_may_match_named), spread round robin (also from many
- * threads at once), plan_resolve against fake online sets (offline CPUs as
- * warnings, or errors when strict) and the built-in default plan on 1, 2,
- * 4, 8 and non-contiguous CPUs. No test depends on this machine's CPUs.
+ * threads at once), plan_resolve against fake online sets (lists cut to
+ * the online CPUs with a warning, an action with none left skipped whole,
+ * every one an error when strict; CPUs named from the last online one on
+ * 1 to 16 CPUs) and the built-in default plan on 1, 2, 4, 8 and
+ * non-contiguous CPUs. No test depends on this machine's CPUs.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -153,8 +155,8 @@ static void test_match_index(void **state)
 {
 	(void)state;
 	load("[thread some]\nmatch_index: 2,4-5,10-20:5\n");
-	const bool want[22] = { [2] = true, [4] = true, [5] = true,
-			      [10] = true, [15] = true, [20] = true };
+	const bool want[22] = { [2] = true,  [4] = true,  [5] = true,
+				[10] = true, [15] = true, [20] = true };
 
 	for (unsigned long seq = 0; seq <= 21; seq++)
 		assert_string_equal(match(NULL, NULL, NULL, NULL, seq),
@@ -219,12 +221,12 @@ static void test_all_given_keys_must_match(void **state)
 	assert_string_equal(match("c_helper.so", "background_thread",
 				  "python3.11", "serialq mcu", 2),
 			    "both");
-	assert_string_equal(match("other.so", "background_thread",
-				  "python3.11", "serialq mcu", 2),
-			    "(none)");
-	assert_string_equal(match("c_helper.so", "other", "python3.11",
+	assert_string_equal(match("other.so", "background_thread", "python3.11",
 				  "serialq mcu", 2),
 			    "(none)");
+	assert_string_equal(
+		match("c_helper.so", "other", "python3.11", "serialq mcu", 2),
+		"(none)");
 	assert_string_equal(match("c_helper.so", "background_thread",
 				  "libc.so.6", "serialq mcu", 2),
 			    "(none)");
@@ -350,7 +352,7 @@ static void test_next_cpu_only_for_spread(void **state)
 static void test_skipped_spread_gives_no_cpu(void **state)
 {
 	(void)state;
-	load_resolved("[thread a]\nspread: 2-5\n", "0-3");
+	load_resolved("[thread a]\nspread: 4-5\n", "0-3");
 	assert_true(plan.rules[0].action.skipped);
 	assert_int_equal(plan_action_next_cpu(&plan.rules[0].action), -1);
 }
@@ -479,7 +481,7 @@ static void test_offline_cpu_is_a_warning(void **state)
 		fail_msg("unexpected warning '%s'", warning);
 }
 
-static void test_partly_offline_list_is_skipped_whole(void **state)
+static void test_partly_offline_list_is_cut(void **state)
 {
 	(void)state;
 	load_resolved("[thread serial]\nmatch_name: serialq*\ncpus: 1-3,6\n"
@@ -487,17 +489,115 @@ static void test_partly_offline_list_is_skipped_whole(void **state)
 		      "0-2");
 	const struct plan_action *action = &plan.rules[0].action;
 
-	assert_null(action->set);
-	assert_true(action->skipped);
+	assert_string_equal(set_text(action->set), "1-2");
+	assert_false(action->skipped);
+	assert_true(plan_action_does_something(action));
 	assert_false(plan.rules[1].action.skipped);
 	assert_int_equal(plan.warning_count, 1);
-	/* names the rule, the line, and only the CPUs missing */
-	if (!strstr(plan.warnings[0], "test.conf:3:") ||
-	    !strstr(plan.warnings[0], "[thread serial]") ||
-	    !strstr(plan.warnings[0], "CPUs 3,6 in [thread serial] are not online"))
-		fail_msg("unexpected warning '%s'", plan.warnings[0]);
-	/* the action still does its other parts: none here */
-	assert_false(plan_action_does_something(action));
+	/* names the rule, the line, only the CPUs missing, and the rest */
+	assert_string_equal(plan.warnings[0],
+			    "test.conf:3: CPUs 3,6 in [thread serial] are not "
+			    "online here (online: 0-2): placed on CPUs 1-2 "
+			    "only");
+}
+
+/* spread: 0-3 on 2 CPUs spreads over those two (it used to skip all). */
+static void test_spread_cut_to_online(void **state)
+{
+	(void)state;
+	load_resolved("[thread steps]\nspread: 0-3\n", "0-1");
+	struct plan_action *action = &plan.rules[0].action;
+
+	assert_false(action->skipped);
+	assert_string_equal(set_text(action->set), "0-1");
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(plan_action_next_cpu(action), i % 2);
+	assert_int_equal(plan.warning_count, 1);
+	assert_string_equal(plan.warnings[0],
+			    "test.conf:2: CPUs 2-3 in [thread steps] are not "
+			    "online here (online: 0-1): spread over CPUs 0-1 "
+			    "only");
+	plan_free(&plan);
+
+	load_resolved("[main]\ncpus: 1,3\n", "0-1");
+	assert_string_equal(set_text(plan.main.set), "1");
+	assert_string_equal(plan.warnings[0],
+			    "test.conf:2: CPU 3 in [main] is not online here "
+			    "(online: 0-1): placed on CPU 1 only");
+}
+
+/* None of its CPUs online: no placement, and no policy, priority or nice
+ * either (a real-time thread floating over every CPU is worse than an
+ * unplaced one); the warning says what is skipped. */
+static void test_skipped_action_changes_nothing(void **state)
+{
+	(void)state;
+	load_resolved("[thread serial]\nmatch_name: serialq*\ncpus: 3\n"
+		      "policy: fifo\npriority: 10\n"
+		      "[thread batch]\ncpus: 2-3\npolicy: batch\nnice: 5\n"
+		      "[thread nice]\nspread: 2-3\nnice: -5\n"
+		      "[thread named]\ncpus: 3\nrename: klippy-serial\n",
+		      "0-1");
+	const struct plan_action *serial = &plan.rules[0].action;
+
+	assert_true(serial->skipped);
+	assert_null(serial->set);
+	assert_false(plan_action_does_something(serial));
+	assert_false(plan_action_does_something(&plan.rules[1].action));
+	assert_false(plan_action_does_something(&plan.rules[2].action));
+	assert_int_equal(plan_action_next_cpu(&plan.rules[2].action), -1);
+	/* rename is not about CPUs: it still names the thread */
+	assert_true(plan.rules[3].action.skipped);
+	assert_true(plan_action_does_something(&plan.rules[3].action));
+	/* the rule still matches: no later rule is tried */
+	assert_string_equal(match(NULL, NULL, NULL, "serialq mcu", 1),
+			    "serial");
+	assert_int_equal(plan.warning_count, 4);
+	assert_string_equal(plan.warnings[0],
+			    "test.conf:3: CPU 3 in [thread serial] is not "
+			    "online here (online: 0-1): that placement is "
+			    "skipped, and with it policy fifo priority 10");
+	assert_string_equal(plan.warnings[1],
+			    "test.conf:7: CPUs 2-3 in [thread batch] are not "
+			    "online here (online: 0-1): that placement is "
+			    "skipped, and with it policy batch and nice 5");
+	assert_string_equal(plan.warnings[2],
+			    "test.conf:11: CPUs 2-3 in [thread nice] are not "
+			    "online here (online: 0-1): that placement is "
+			    "skipped, and with it nice -5");
+	assert_string_equal(plan.warnings[3],
+			    "test.conf:14: CPU 3 in [thread named] is not "
+			    "online here (online: 0-1): that placement is "
+			    "skipped");
+}
+
+/* Strict: every list that names a CPU not online is an error of its own,
+ * cut or skipped alike, each with its line. */
+static void test_strict_reports_every_offline_list(void **state)
+{
+	(void)state;
+	load("[klipper-pin]\nstrict: yes\n[main]\ncpus: 3\n"
+	     "[children]\ncpus: 0-3\n[thread ok]\ncpus: 0-1\n"
+	     "[thread relative]\ncpus: last-2\n"
+	     "[thread also ok]\ncpus: last-1-last\n");
+	set_online("0-1");
+	assert_int_equal(plan_resolve(&plan, online, CPULIST_SETSIZE, &error),
+			 -1);
+	assert_int_equal(error.count, 3);
+	assert_string_equal(error.file, "test.conf");
+	assert_int_equal(error.line, 4);
+	assert_string_equal(error.message,
+			    "CPU 3 in [main] is not online here (online: 0-1) "
+			    "and strict is on");
+	assert_int_equal(error.more[0].line, 6);
+	assert_string_equal(error.more[0].message,
+			    "CPUs 2-3 in [children] are not online here "
+			    "(online: 0-1) and strict is on");
+	assert_int_equal(error.more[1].line, 10);
+	assert_string_equal(error.more[1].message,
+			    "last-2 in [thread relative] is not online here "
+			    "(online: 0-1) and strict is on");
+	assert_int_equal(plan.warning_count, 0);
 }
 
 static void test_offline_cpus_strict_is_an_error(void **state)
@@ -570,6 +670,208 @@ static void test_action_does_something(void **state)
 	assert_true(plan_action_does_something(&plan.rules[3].action));
 }
 
+/* ---- CPUs named from the last online one --------------------------------- */
+
+static const char relative_config[] =
+	"[main]\ncpus: last-1\n"
+	"[thread serial]\nmatch_name: serialq*\ncpus: last\n"
+	"policy: fifo\npriority: 10\n"
+	"[thread steps]\nmatch_name: stepper_*\nspread: last-1-last\n"
+	"[thread rest]\ncpus: 0-last-2\n"
+	"[children]\ncpus: 0-last-2\n";
+
+/* "0-3" for n CPUs from 0; "0" for one. */
+static const char *cpus_upto(unsigned n)
+{
+	static char text[16];
+
+	snprintf(text, sizeof(text), n == 1 ? "0" : "0-%u", n - 1);
+	return text;
+}
+
+/* The same file on 1 to 16 CPUs: no warning but on 1 CPU. */
+static void test_relative_names_on_one_to_sixteen_cpus(void **state)
+{
+	(void)state;
+	char want[32];
+
+	for (unsigned n = 2; n <= 16; n++) {
+		load_resolved(relative_config, cpus_upto(n));
+		assert_int_equal(plan.warning_count, 0);
+		snprintf(want, sizeof(want), "%u", n - 2);
+		assert_string_equal(set_text(plan.main.set), want);
+		snprintf(want, sizeof(want), "%u", n - 1);
+		assert_string_equal(set_text(plan.rules[0].action.set), want);
+		assert_int_equal(plan_action_next_cpu(&plan.rules[1].action),
+				 n - 2);
+		assert_int_equal(plan_action_next_cpu(&plan.rules[1].action),
+				 n - 1);
+		assert_int_equal(plan_action_next_cpu(&plan.rules[1].action),
+				 n - 2);
+		snprintf(want, sizeof(want), n <= 3 ? "0" : "0-%u", n - 3);
+		assert_string_equal(set_text(plan.rules[2].action.set), want);
+		assert_string_equal(set_text(plan.children.set), want);
+		plan_free(&plan);
+	}
+
+	/* 1 CPU: there is no last-1; the ranges shrink to CPU 0 */
+	load_resolved(relative_config, "0");
+	assert_true(plan.main.skipped);
+	assert_null(plan.main.set);
+	assert_string_equal(set_text(plan.rules[0].action.set), "0");
+	assert_int_equal(plan.rules[0].action.policy, PLAN_POLICY_FIFO);
+	assert_int_equal(plan_action_next_cpu(&plan.rules[1].action), 0);
+	assert_int_equal(plan_action_next_cpu(&plan.rules[1].action), 0);
+	assert_string_equal(set_text(plan.rules[2].action.set), "0");
+	assert_string_equal(set_text(plan.children.set), "0");
+	assert_int_equal(plan.warning_count, 1);
+	assert_string_equal(plan.warnings[0],
+			    "test.conf:2: last-1 in [main] is not online here "
+			    "(online: 0): that placement is skipped");
+}
+
+/* Relative names count the online CPUs: on a gapped set too. */
+static void test_relative_names_on_gapped_cpus(void **state)
+{
+	(void)state;
+	load_resolved(relative_config, "0,2,5,7");
+	assert_int_equal(plan.warning_count, 0);
+	assert_string_equal(set_text(plan.main.set), "5");
+	assert_string_equal(set_text(plan.rules[0].action.set), "7");
+	assert_string_equal(set_text(plan.rules[1].action.set), "5,7");
+	assert_string_equal(set_text(plan.rules[2].action.set), "0,2");
+	plan_free(&plan);
+
+	load_resolved("[thread a]\nspread: 0-last:2\n", "0,2,5,7");
+	assert_int_equal(plan_action_next_cpu(&plan.rules[0].action), 0);
+	assert_int_equal(plan_action_next_cpu(&plan.rules[0].action), 5);
+	assert_int_equal(plan_action_next_cpu(&plan.rules[0].action), 0);
+}
+
+/* A relative name this machine has no CPU for is an offline CPU: the list
+ * is cut, or the action skipped; named as written in the warning. */
+static void test_relative_name_with_no_cpu_here(void **state)
+{
+	(void)state;
+	load_resolved("[thread a]\ncpus: last-1,last\n"
+		      "[thread b]\ncpus: 0-1,4-5,last-4\n"
+		      "[thread c]\ncpus: last-5,last-4\npolicy: batch\n"
+		      "[thread d]\ncpus: 5-last\n",
+		      "0-3");
+	assert_string_equal(set_text(plan.rules[0].action.set), "2-3");
+	assert_string_equal(set_text(plan.rules[1].action.set), "0-1");
+	assert_true(plan.rules[2].action.skipped);
+	assert_true(plan.rules[3].action.skipped);
+	assert_int_equal(plan.warning_count, 3);
+	assert_string_equal(plan.warnings[0],
+			    "test.conf:4: CPUs 4-5 and last-4 in [thread b] "
+			    "are not online here (online: 0-3): placed on "
+			    "CPUs 0-1 only");
+	assert_string_equal(plan.warnings[1],
+			    "test.conf:6: last-5,last-4 in [thread c] are not "
+			    "online here (online: 0-3): that placement is "
+			    "skipped, and with it policy batch");
+	assert_string_equal(plan.warnings[2],
+			    "test.conf:9: 5-last in [thread d] is not online "
+			    "here (online: 0-3): that placement is skipped");
+	plan_free(&plan);
+
+	load_resolved("[thread a]\ncpus: last-1,last\n", "0");
+	assert_string_equal(set_text(plan.rules[0].action.set), "0");
+	assert_string_equal(plan.warnings[0],
+			    "test.conf:2: last-1 in [thread a] is not online "
+			    "here (online: 0): placed on CPU 0 only");
+}
+
+static void test_relative_name_strict(void **state)
+{
+	(void)state;
+	load("[klipper-pin]\nstrict: yes\n[main]\ncpus: last-1\n"
+	     "[thread a]\nspread: last-1-last\n");
+	set_online("0");
+	assert_int_equal(plan_resolve(&plan, online, CPULIST_SETSIZE, &error),
+			 -1);
+	assert_int_equal(error.count, 1);
+	assert_int_equal(error.line, 4);
+	assert_string_equal(error.message,
+			    "last-1 in [main] is not online here (online: 0) "
+			    "and strict is on");
+	/* on 2 CPUs the same file is valid, strict or not */
+	memset(&error, 0, sizeof(error));
+	set_online("0-1");
+	assert_int_equal(plan_resolve(&plan, online, CPULIST_SETSIZE, &error),
+			 0);
+	assert_string_equal(set_text(plan.main.set), "0");
+}
+
+/* Resolved again on other CPUs, a relative list follows them. */
+static void test_relative_names_resolved_again(void **state)
+{
+	(void)state;
+	load_resolved("[main]\ncpus: last-1\n[thread a]\nspread: 0-last\n",
+		      "0-1");
+	assert_string_equal(set_text(plan.main.set), "0");
+	set_online("0-7");
+	assert_int_equal(plan_resolve(&plan, online, CPULIST_SETSIZE, &error),
+			 0);
+	assert_string_equal(set_text(plan.main.set), "6");
+	assert_string_equal(set_text(plan.rules[0].action.set), "0-7");
+	assert_int_equal(plan.rules[0].action.spread_count, 8);
+	set_online("0");
+	assert_int_equal(plan_resolve(&plan, online, CPULIST_SETSIZE, &error),
+			 0);
+	assert_true(plan.main.skipped);
+	assert_int_equal(plan.rules[0].action.spread_count, 1);
+	assert_int_equal(plan.warning_count, 1);
+}
+
+/* Each malformed relative name is a config error naming its line and
+ * saying what is wrong with it; match_index takes numbers only. */
+static void test_relative_name_errors_in_a_config(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *value;
+		enum cpulist_error kind;
+	} cases[] = {
+		{ "first", CPULIST_NAME },
+		{ "Last-1", CPULIST_NAME },
+		{ "last1", CPULIST_NAME },
+		{ "-1", CPULIST_NEGATIVE },
+		{ "0--1", CPULIST_NEGATIVE },
+		{ "last-8192", CPULIST_TOO_FAR },
+		{ "last-last-1", CPULIST_REVERSED },
+		{ "last-", CPULIST_SYNTAX },
+	};
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "[main]\ncpus: 0\n[thread a]\n"
+			 "spread: %s\n",
+			 cases[i].value);
+		memset(&error, 0, sizeof(error));
+		assert_int_equal(
+			plan_load_text(&plan, text, "test.conf", &error), -1);
+		assert_int_equal(error.count, 1);
+		assert_int_equal(error.line, 4);
+		if (!strstr(error.message, cases[i].value) ||
+		    !strstr(error.message, cpulist_strerror(cases[i].kind)))
+			fail_msg("'%s': unexpected error '%s'", cases[i].value,
+				 error.message);
+		plan_free(&plan);
+	}
+	memset(&error, 0, sizeof(error));
+	assert_int_equal(plan_load_text(&plan,
+					"[thread a]\nmatch_index: last\n",
+					"test.conf", &error),
+			 -1);
+	assert_int_equal(error.line, 2);
+	if (!strstr(error.message, "match_index") ||
+	    !strstr(error.message, cpulist_strerror(CPULIST_SYNTAX)))
+		fail_msg("unexpected error '%s'", error.message);
+}
+
 /* ---- the built-in default plan ------------------------------------------ */
 
 /* Loads the default plan for the online list; checks main, the one rule
@@ -594,9 +896,9 @@ static void assert_default(const char *cpus, const char *main_cpus,
 	/* every thread, at creation and once named */
 	assert_string_equal(match(NULL, NULL, NULL, NULL, 1),
 			    plan.rules[0].name);
-	assert_string_equal(match("c_helper.so", "f", "python3", "serialq mcu",
-				  99),
-			    plan.rules[0].name);
+	assert_string_equal(
+		match("c_helper.so", "f", "python3", "serialq mcu", 99),
+		plan.rules[0].name);
 	assert_false(may_match_named("c_helper.so", 1));
 	plan_free(&plan);
 }
@@ -698,12 +1000,21 @@ int main(void)
 		T(test_resolve_inherit_and_unset_place_nothing),
 		T(test_resolve_highest_cpu),
 		T(test_offline_cpu_is_a_warning),
-		T(test_partly_offline_list_is_skipped_whole),
+		T(test_partly_offline_list_is_cut),
+		T(test_spread_cut_to_online),
+		T(test_skipped_action_changes_nothing),
+		T(test_strict_reports_every_offline_list),
 		T(test_offline_cpus_strict_is_an_error),
 		T(test_strict_with_all_online_resolves),
 		T(test_resolve_again_starts_afresh),
 		T(test_resolve_with_smaller_set_size),
 		T(test_action_does_something),
+		T(test_relative_names_on_one_to_sixteen_cpus),
+		T(test_relative_names_on_gapped_cpus),
+		T(test_relative_name_with_no_cpu_here),
+		T(test_relative_name_strict),
+		T(test_relative_names_resolved_again),
+		T(test_relative_name_errors_in_a_config),
 		T(test_default_one_cpu),
 		T(test_default_two_cpus),
 		T(test_default_three_cpus),
