@@ -100,7 +100,7 @@ integration: all $(FIXTURES) $(FIXTURE_LIBS)
 	@$(PYTHON) tests/integration/run.py $(BUILD)
 
 # Every test: unit, then integration, then one closing line for both.
-check: all $(UNIT_TESTS) $(FIXTURES) $(FIXTURE_LIBS)
+check: all $(UNIT_TESTS) $(FIXTURES) $(FIXTURE_LIBS) $(BUILD)/demo/klippy-demo
 	@tests/run-all $(BUILD) $(PYTHON) $(UNIT_TESTS)
 
 # The Quick start: the demo under the launcher with the built-in plan.

@@ -835,7 +835,9 @@ static void parse_cpus(struct parse_state *state, int key, const char *value)
 	if (error) {
 		parse_fail(state, state->lineno,
 			   "bad CPU list '%s' for '%s' (%s at '%s'), expected "
-			   "CPUs as taskset -c takes them (2, 0-1, 0,2-3)%s",
+			   "CPUs as taskset -c takes them (2, 0-1, 0,2-3) or "
+			   "named from the last online one (last, last-1, "
+			   "0-last-2)%s",
 			   parse_show(state, value), parse_keys[key].name,
 			   cpulist_strerror(error), parse_show(state, bad),
 			   key == KEY_CPUS ? ", all or inherit" : " or all");

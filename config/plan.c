@@ -105,19 +105,21 @@ void plan_error_each(const struct plan_error *error,
 		     void (*emit)(void *context, const char *text),
 		     void *context)
 {
-	size_t count = error->count ? error->count : 1;
-	size_t kept =
-		count - 1 < PLAN_ERRORS_KEPT ? count - 1 : PLAN_ERRORS_KEPT;
+	/* Errors after the first: found, and kept. */
+	size_t after = error->count > 1 ? error->count - 1 : 0;
+	size_t kept = after < PLAN_ERRORS_KEPT ? after : PLAN_ERRORS_KEPT;
 	char text[64];
 
 	plan_error_emit(error->file, error->line, error->message, emit,
 			context);
+	/* cppcheck follows one caller whose error holds a single one. */
+	// cppcheck-suppress knownConditionTrueFalse
 	for (size_t i = 0; i < kept; i++)
 		plan_error_emit(error->file, error->more[i].line,
 				error->more[i].message, emit, context);
-	if (count - 1 > kept) {
+	if (after > kept) {
 		snprintf(text, sizeof(text), "... and %zu more errors",
-			 count - 1 - kept);
+			 after - kept);
 		emit(context, text);
 	}
 }

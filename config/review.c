@@ -122,7 +122,7 @@ void plan_review(const struct plan *plan,
 	const char *file = plan->source ? plan->source : "(built-in plan)";
 	const struct plan_rule *all_created = NULL, *all_named = NULL;
 	size_t slots = 16;
-	const struct plan_rule **seen;
+	size_t *seen; /* rule index + 1, 0 for an empty slot */
 	char text[1024];
 
 	if (plan->source && plan->rule_count == 0 &&
@@ -137,7 +137,7 @@ void plan_review(const struct plan *plan,
 	}
 	while (slots < 2 * plan->rule_count)
 		slots *= 2;
-	seen = calloc(slots, sizeof(*seen));
+	seen = calloc(slots, sizeof(size_t));
 	for (size_t j = 0; j < plan->rule_count; j++) {
 		const struct plan_rule *rule = &plan->rules[j];
 		const struct plan_rule *repeated = NULL;
@@ -149,11 +149,12 @@ void plan_review(const struct plan *plan,
 				      : 0;
 		     seen; at = (at + 1) & (slots - 1)) {
 			if (!seen[at]) {
-				seen[at] = rule;
+				seen[at] = j + 1;
 				break;
 			}
-			if (review_same_keys(seen[at], rule)) {
-				repeated = seen[at];
+			if (review_same_keys(&plan->rules[seen[at] - 1],
+					     rule)) {
+				repeated = &plan->rules[seen[at] - 1];
 				break;
 			}
 		}

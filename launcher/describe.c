@@ -7,18 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void describe_list(FILE *out, const struct cpulist *list)
+/* A list as written: "2-3", "0,2", "last-1-last". */
+static void describe_list(FILE *out, const struct cpulist *list, char *text,
+			  size_t len)
 {
-	cpu_set_t *set = CPU_ALLOC(CPULIST_MAX_CPU + 1);
-	char text[512];
-
-	if (!set)
-		return;
-	CPU_ZERO_S(CPULIST_SETSIZE, set);
-	cpulist_to_set(list, set, CPULIST_SETSIZE);
-	cpulist_format(set, CPULIST_SETSIZE, text, sizeof(text));
+	cpulist_format_ranges(list, text, len);
 	fputs(text, out);
-	CPU_FREE(set);
 }
 
 static void describe_pattern(FILE *out, const char *key,
@@ -33,7 +27,7 @@ static void describe_pattern(FILE *out, const char *key,
 
 static void describe_action(FILE *out, const struct plan_action *action)
 {
-	char text[512];
+	char text[512], written[512] = "all";
 
 	switch (action->cpus_kind) {
 	case PLAN_CPUS_UNSET:
@@ -46,15 +40,18 @@ static void describe_action(FILE *out, const struct plan_action *action)
 	case PLAN_CPUS_LIST:
 		fputs(action->spread ? "spread " : "cpus ", out);
 		if (action->cpus_kind == PLAN_CPUS_ALL)
-			fputs("all", out);
+			fputs(written, out);
 		else
-			describe_list(out, &action->cpus);
+			describe_list(out, &action->cpus, written,
+				      sizeof(written));
 		if (action->skipped) {
 			fputs(" (not online here: skipped)", out);
 		} else if (action->set) {
+			/* What this machine makes of it, where that is not
+			 * what is written: all, last-1, a list cut. */
 			cpulist_format(action->set, CPULIST_SETSIZE, text,
 				       sizeof(text));
-			if (action->cpus_kind == PLAN_CPUS_ALL)
+			if (strcmp(text, written) != 0)
 				fprintf(out, " = %s", text);
 			if (action->spread)
 				fputs(", one CPU each in turn", out);

@@ -165,8 +165,12 @@ void shim_place(const struct plan_action *action, pid_t tid, size_t setsize,
 	int saved = errno;
 
 	memcpy(p->result, "ok", 3);
-	if (action->skipped)
+	/* No CPU of the action online: nothing of it applies, neither the
+	 * CPUs nor policy, priority or nice (plan.h). Only read back. */
+	if (action->skipped) {
 		place_note(p, "skipped: CPU not online", 0);
+		goto done;
+	}
 	if (p->affinity_error)
 		place_note(p, "affinity", p->affinity_error);
 	else if (p->want && !p->affinity_done &&
@@ -197,6 +201,7 @@ void shim_place(const struct plan_action *action, pid_t tid, size_t setsize,
 		p->sched->after = now;
 		p->sched->changed = have_now;
 	}
+done:
 	if (!read_back) {
 		errno = saved;
 		return;

@@ -266,6 +266,13 @@ static void fuzz_check_list(const struct cpulist *list, unsigned max)
 	for (size_t i = 0; i < list->count; i++) {
 		const struct cpulist_range *r = &list->ranges[i];
 
+		/* Counts back from the last online CPU, not numbers. */
+		if (r->flags & (CPULIST_LO_LAST | CPULIST_HI_LAST)) {
+			fuzz_check(max <= CPULIST_MAX_CPU);
+			fuzz_check(r->lo <= max && r->hi <= max &&
+				   r->stride >= 1);
+			continue;
+		}
 		fuzz_check(r->lo <= r->hi && r->hi <= max && r->stride >= 1);
 		fuzz_check(cpulist_contains(list, r->lo));
 	}
@@ -613,8 +620,8 @@ static void fuzz_resolve(struct plan *plan, size_t which)
 	const cpu_set_t *online = fuzz_online[which];
 	struct plan_error error;
 	bool strict = plan->strict;
-	size_t skipped = 0;
-	int first_skipped_line = 0, result;
+	size_t skipped = 0, warnings;
+	int first_warned_line = 0, result;
 
 	unsigned long allocations;
 
@@ -625,29 +632,36 @@ static void fuzz_resolve(struct plan *plan, size_t which)
 	fuzz_check(CPU_EQUAL_S(CPULIST_SETSIZE, plan->online, online));
 	for (size_t i = 0; i < 2 + plan->rule_count; i++) {
 		struct plan_action *action = fuzz_action(plan, i);
-		size_t before = skipped;
 
 		fuzz_check_resolved(plan, action, &skipped);
-		if (skipped > before && !first_skipped_line)
-			first_skipped_line = action->cpus_line;
 		(void)plan_action_does_something(action);
 	}
-	fuzz_check(plan->warning_count == skipped);
-	for (size_t i = 0; i < plan->warning_count; i++) {
+	/* One warning for each action skipped or cut, "FILE:LINE: ...". */
+	warnings = plan->warning_count;
+	fuzz_check(warnings >= skipped);
+	for (size_t i = 0; i < warnings; i++) {
+		size_t at = strlen(fuzz_path);
+
 		fuzz_check(plan->warnings[i][0] != '\0');
 		fuzz_check(!strchr(plan->warnings[i], '\n'));
+		fuzz_check(strncmp(plan->warnings[i], fuzz_path, at) == 0 &&
+			   plan->warnings[i][at] == ':');
+		if (i == 0)
+			first_warned_line = atoi(plan->warnings[i] + at + 1);
 	}
 	for (size_t i = 0; i < sizeof(fuzz_threads) / sizeof(*fuzz_threads);
 	     i++)
 		fuzz_match(plan, &fuzz_threads[i]);
 
-	/* Strict: the same placements, or an error on the first skipped. */
+	/* Strict: the same placements, or each warning an error, in the
+	 * same order. */
 	plan->strict = true;
 	memset(&error, 0, sizeof(error));
 	result = plan_resolve(plan, online, CPULIST_SETSIZE, &error);
-	fuzz_check((result != 0) == (skipped > 0));
+	fuzz_check((result != 0) == (warnings > 0));
 	if (result) {
-		fuzz_check(error.line == first_skipped_line);
+		fuzz_check(error.count == warnings);
+		fuzz_check(error.line == first_warned_line);
 		fuzz_check(strcmp(error.file, fuzz_path) == 0);
 		fuzz_check(error.message[0] != '\0');
 		fuzz_check(memchr(error.message, '\0', sizeof(error.message)));
@@ -753,6 +767,56 @@ static void fuzz_ranges(const struct cpulist *list)
 	free(text);
 }
 
+/* A list with names from the last online CPU: written back and parsed
+ * again, the same items; resolved on each fake online set, only online
+ * CPUs or the list's own numbers, each item that names none written out,
+ * and some CPU whenever an item names one. */
+static void fuzz_relative(const struct cpulist *list)
+{
+	size_t need = cpulist_format_ranges(list, NULL, 0);
+	char *text = malloc(need + 1), absent[64];
+	cpu_set_t *set = CPU_ALLOC(CPULIST_MAX_CPU + 1);
+	struct cpulist again;
+
+	if (!text || !set)
+		abort();
+	fuzz_check(cpulist_format_ranges(list, text, need + 1) == need);
+	fuzz_check(cpulist_parse(text, CPULIST_MAX_CPU, &again, NULL) ==
+		   CPULIST_OK);
+	fuzz_check(again.count == list->count);
+	for (size_t i = 0; i < list->count; i++) {
+		const struct cpulist_range *a = &list->ranges[i],
+					   *b = &again.ranges[i];
+
+		/* a single number keeps no stride */
+		fuzz_check(a->lo == b->lo && a->hi == b->hi &&
+			   a->flags == b->flags);
+		fuzz_check(a->stride == b->stride ||
+			   (!a->flags && a->lo == a->hi));
+	}
+	cpulist_free(&again);
+	for (size_t w = 0; w < sizeof(fuzz_online) / sizeof(*fuzz_online);
+	     w++) {
+		long missing;
+
+		CPU_ZERO_S(CPULIST_SETSIZE, set);
+		missing = cpulist_resolve(list, fuzz_online[w], CPULIST_SETSIZE,
+					  set, absent, sizeof(absent));
+		fuzz_check(missing >= 0 && (size_t)missing <= list->count);
+		fuzz_check((missing == 0) == (absent[0] == '\0'));
+		for (size_t cpu = 0; cpu <= CPULIST_MAX_CPU; cpu++)
+			if (CPU_ISSET_S(cpu, CPULIST_SETSIZE, set))
+				fuzz_check(
+					CPU_ISSET_S(cpu, CPULIST_SETSIZE,
+						    fuzz_online[w]) ||
+					cpulist_contains(list, (unsigned)cpu));
+		if ((size_t)missing < list->count)
+			fuzz_check(CPU_COUNT_S(CPULIST_SETSIZE, set) > 0);
+	}
+	CPU_FREE(set);
+	free(text);
+}
+
 static void fuzz_cpulist(const char *text)
 {
 	struct cpulist list, again;
@@ -784,6 +848,11 @@ static void fuzz_cpulist(const char *text)
 	if (failure)
 		return;
 	fuzz_check_list(&list, CPULIST_MAX_CPU);
+	if (cpulist_is_relative(&list)) {
+		fuzz_relative(&list);
+		cpulist_free(&list);
+		return;
+	}
 	cpu_set_t *set = CPU_ALLOC(CPULIST_MAX_CPU + 1);
 	cpu_set_t *set_again = CPU_ALLOC(CPULIST_MAX_CPU + 1);
 

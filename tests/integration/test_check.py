@@ -4,7 +4,7 @@ program unplaced."""
 import os
 import stat
 
-from harness import Skip, expect, expect_equal, need_cpus
+from harness import Skip, expect, expect_equal, need_cpus, online_cpus
 
 PLACE = "[main]\ncpus: 0\n[thread all]\ncpus: 1\n"
 
@@ -175,3 +175,35 @@ def test_on_error_run_starts_the_program_unplaced(run):
                for v in environ), "the shim is preloaded")
     expect(any(v.startswith("KLIPPER_PIN_OFF=") and ":4:" in v
                for v in environ), "and told why it is off")
+
+
+def test_shipped_config_places_the_demo_as_its_comments_say(run):
+    # On this machine's CPUs: main and the serial reader on last-1, the
+    # serial thread on last with SCHED_FIFO 10, step threads spread over
+    # the last two.
+    need_cpus(2)
+    online = online_cpus()
+    last, before = online[-1], online[-2]
+    shipped = os.path.join(os.path.dirname(run.build.dir), "config",
+                           "klipper-pin.conf")
+    demo = os.path.join(run.build.dir, "demo", "klippy-demo")
+    checked = run.run([run.build.launcher, "check", "-c", shipped])
+    expect_equal(checked.returncode, 0, f"check ({checked.stderr})")
+    expect("warning" not in checked.stderr, f"no warning: {checked.stderr}")
+    with open(shipped) as text:
+        result = run.launch([demo], text.read())
+    expect_equal(result.code, 0, f"exit ({result.stderr})")
+    placed = {}
+    for line in result.stdout.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0].isdigit():
+            placed[" ".join(words[1:-1])] = words[-1]
+    expect_equal(placed.get("serialq mcu"), str(last), "serial thread")
+    expect_equal(placed.get("serialhdl mcu"), str(before), "serial reader")
+    steps = {placed.get(n) for n in ("stepper_x", "stepper_y", "extruder")}
+    expect_equal(steps, {str(before), str(last)}, "step threads spread")
+    serial = [e for e in result.logged("rename") if e["name"] == "serialq mcu"]
+    expect_equal((serial[0]["policy"], serial[0]["priority"]), ("fifo", 10),
+                 "serial thread real-time")
+    expect(all(e["result"] == "ok" for e in result.events),
+           [e["result"] for e in result.events])

@@ -122,7 +122,8 @@ def test_check_prints_the_plan_for_this_machine(run):
                  f"{result.stderr}")
     for words in ("[thread serial]", "match: name=serialq*",
                   "policy fifo priority 10", "[thread chelper]",
-                  "library=c_helper.so", "children: cpus 0-1", "valid"):
+                  "library=c_helper.so", "children: cpus 0-last-2",
+                  "main:     cpus last-1 = ", "valid"):
         expect(words in result.stdout, f"{words!r} in check output")
 
 

@@ -182,10 +182,11 @@ static void test_fuzzer_crash_input_warnings(void **state)
 			    "(online: 0): that placement is skipped");
 	assert_string_equal(plan.warnings[1],
 			    "test.conf:4: CPU 1 in [children] is not online "
-			    "here (online: 0): that placement is skipped");
+			    "here (online: 0): placed on CPU 0 only");
 	assert_null(plan.main.set);
-	assert_null(plan.children.set);
-	assert_true(plan.main.skipped && plan.children.skipped);
+	assert_true(plan.main.skipped);
+	assert_string_equal(text_of(plan.children.set), "0");
+	assert_false(plan.children.skipped);
 }
 
 static void test_default_plan_on_sparse_cpus(void **state)
@@ -328,11 +329,11 @@ static void test_stride_to_the_last_cpu(void **state)
 	assert_true(cpulist_contains(&plan.main.cpus, 8191));
 	assert_false(cpulist_contains(&plan.main.cpus, 8190));
 	resolve_on("0-3");
-	assert_null(plan.main.set);
+	assert_string_equal(text_of(plan.main.set), "0");
 	assert_int_equal(plan.warning_count, 1);
 	assert_string_equal(plan.warnings[0],
 			    "test.conf:2: CPU 8191 in [main] is not online "
-			    "here (online: 0-3): that placement is skipped");
+			    "here (online: 0-3): placed on CPU 0 only");
 	plan_free(&plan);
 	load_fails("[main]\ncpus: 0-8192:8192\n", 2,
 		   "bad CPU list '0-8192:8192' for 'cpus': a CPU above 8191, "
