@@ -149,6 +149,8 @@ def test_forked_children_get_no_nice_or_policy_of_main_or_thread_rules(run):
 
 
 def test_program_thread_defaults_are_kept(run):
+    need_no_thread_sanitizer("its pthread_create makes an attr of its own, "
+                             "without the program's defaults, plain too")
     command = invisible(run, "defaults")
     wanted, = facts(plain(run, command), "defaults")
     expect_equal(wanted["guard"], str(256 * 1024), "plain guard size")
@@ -224,6 +226,8 @@ def test_fork_does_not_wait_for_a_placement_in_progress(run):
     if VALGRIND:
         raise Skip("valgrind under strace's delays takes minutes; the plain "
                    "`make check` runs this test")
+    need_no_thread_sanitizer("its runtime's own writes are delayed too, "
+                             "past the test's time")
     tracer = ("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=write",
               "-e", "inject=write:delay_enter=1000000")
     config = ("[main]\ncpus: 0\n[thread serial]\nmatch_name: serialq*\n"
