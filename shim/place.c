@@ -101,7 +101,8 @@ static bool place_realtime(int policy)
 }
 
 /* A thread's policy, priority and nice: one sched_getattr where the
- * kernel has it (3.14 on), else the older calls. 0, or -1 with errno. */
+ * kernel has it (3.14 on) and it is allowed, else the older calls. 0, or
+ * -1 with errno. */
 static int place_read_sched(pid_t tid, struct shim_sched_value *value)
 {
 	struct place_sched_attr attr = { .size = sizeof(attr) };
@@ -115,7 +116,9 @@ static int place_read_sched(pid_t tid, struct shim_sched_value *value)
 		/* The kernel reports nice only for the fair policies. */
 		if (!place_realtime(value->policy))
 			return 0;
-	} else if (errno == ENOSYS) {
+	} else {
+		/* Not there (ENOSYS), or refused (a seccomp filter, or a
+		 * tool such as valgrind): the older calls. */
 		struct sched_param param = { 0 };
 		int policy = sched_getscheduler(tid);
 
@@ -127,8 +130,6 @@ static int place_read_sched(pid_t tid, struct shim_sched_value *value)
 		if (place_realtime(value->policy) &&
 		    sched_getparam(tid, &param) == 0)
 			value->priority = param.sched_priority;
-	} else {
-		return -1;
 	}
 	errno = 0;
 	value->nice = getpriority(PRIO_PROCESS, (id_t)tid);
