@@ -351,7 +351,8 @@ BAD_CONFIGS = [
     ("[main]\ncpus 1\n", 2, ["malformed line 'cpus 1'"]),
     ("[thread x]\nmatch_index: 0\n", 2, ["match_index"]),
     ("[main]\nnice: -21\n", 2, ["bad nice '-21'"]),
-    ("[main]\ncpus: " + ",".join(["0"] * 120) + "\n", 2, ["line too long"]),
+    ("[main]\ncpus: " + ",".join(["0"] * 120) + "\nnice: 99\n", 3,
+     ["bad nice '99'"]),
     # numbers that do not fit 32 bits: where a 32-bit long would wrap
     ("[main]\ncpus: 4294967297\n", 2, ["4294967297", "8191"]),
     ("[main]\ncpus: 0-7:4294967297\n", 2, ["0-7:4294967297"]),
