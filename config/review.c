@@ -5,6 +5,7 @@
  */
 #include "review.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,26 +70,26 @@ static bool review_catches_all(const struct plan_rule *rule, bool named)
 		     : rule->match_name.count == 0;
 }
 
-static unsigned long review_hash_text(unsigned long hash, const char *text)
+static uint64_t review_hash_text(uint64_t hash, const char *text)
 {
 	for (; *text; text++)
-		hash = (hash ^ (unsigned char)*text) * 1099511628211ul;
-	return hash * 1099511628211ul;
+		hash = (hash ^ (unsigned char)*text) * 1099511628211u;
+	return hash * 1099511628211u;
 }
 
-static unsigned long review_hash_pattern(unsigned long hash,
-					 const struct plan_pattern *pattern)
+static uint64_t review_hash_pattern(uint64_t hash,
+				    const struct plan_pattern *pattern)
 {
 	for (size_t i = 0; i < pattern->count; i++)
 		hash = review_hash_text(hash, pattern->alternatives[i]);
-	return (hash ^ pattern->count) * 1099511628211ul;
+	return (hash ^ pattern->count) * 1099511628211u;
 }
 
 /* A hash of a rule's match keys, so that exact repeats are found in one
  * pass however many rules there are. */
-static unsigned long review_hash_keys(const struct plan_rule *rule)
+static uint64_t review_hash_keys(const struct plan_rule *rule)
 {
-	unsigned long hash = 14695981039346656037ul;
+	uint64_t hash = 14695981039346656037u;
 
 	hash = review_hash_pattern(hash, &rule->match_library);
 	hash = review_hash_pattern(hash, &rule->match_symbol);
@@ -96,8 +97,8 @@ static unsigned long review_hash_keys(const struct plan_rule *rule)
 	hash = review_hash_pattern(hash, &rule->match_name);
 	for (size_t i = 0; i < rule->match_index.count; i++)
 		hash = (hash ^ rule->match_index.ranges[i].lo ^
-			(unsigned long)rule->match_index.ranges[i].hi << 32) *
-		       1099511628211ul;
+			(uint64_t)rule->match_index.ranges[i].hi << 32) *
+		       1099511628211u;
 	return hash;
 }
 
@@ -145,7 +146,8 @@ void plan_review(const struct plan *plan,
 
 		/* Open addressing on the keys' hash: an earlier rule with
 		 * the very same keys takes every thread first. */
-		for (size_t at = seen ? review_hash_keys(rule) & (slots - 1)
+		for (size_t at = seen ? (size_t)(review_hash_keys(rule) &
+						 (slots - 1))
 				      : 0;
 		     seen; at = (at + 1) & (slots - 1)) {
 			if (!seen[at]) {
