@@ -114,6 +114,22 @@ static size_t log_utf8_length(const unsigned char *p)
 	return length;
 }
 
+/* The escapes JSON and the text format share: a quote, a backslash, a
+ * newline or a tab. True when c was one of them and is written. */
+static bool log_put_common_escape(struct log_buffer *b, unsigned char c)
+{
+	char escape[2] = { '\\', (char)c };
+
+	if (c == '\n')
+		escape[1] = 'n';
+	else if (c == '\t')
+		escape[1] = 't';
+	else if (c != '"' && c != '\\')
+		return false;
+	log_put(b, escape, 2);
+	return true;
+}
+
 /* A string as JSON: quoted, with quotes, backslashes and controls
  * escaped. UTF-8 passes as it is; any other byte above 0x7f (as when the
  * kernel cut a name at 15 bytes inside a character) is written \u00XX so
@@ -130,13 +146,8 @@ static void log_json_string(struct log_buffer *b, const char *text)
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		char escape[7] = { '\\', 'u', '0', '0', 0, 0, 0 };
 
-		if (*p == '"' || *p == '\\') {
-			escape[1] = (char)*p;
-			log_put(b, escape, 2);
-		} else if (*p == '\n') {
-			log_put(b, "\\n", 2);
-		} else if (*p == '\t') {
-			log_put(b, "\\t", 2);
+		if (log_put_common_escape(b, *p)) {
+			continue;
 		} else if (*p < 0x20 || *p == 0x7f ||
 			   (*p > 0x7f && !log_utf8_length(p))) {
 			escape[4] = hex[*p >> 4];
@@ -179,13 +190,8 @@ static void log_text_value(struct log_buffer *b, const char *text)
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		char escape[4] = { '\\', 'x', hex[*p >> 4], hex[*p & 15] };
 
-		if (*p == '"' || *p == '\\') {
-			escape[1] = (char)*p;
-			log_put(b, escape, 2);
-		} else if (*p == '\n') {
-			log_put(b, "\\n", 2);
-		} else if (*p == '\t') {
-			log_put(b, "\\t", 2);
+		if (log_put_common_escape(b, *p)) {
+			continue;
 		} else if (*p < ' ' || *p >= 0x7f) {
 			log_put(b, escape, 4);
 		} else {
