@@ -504,15 +504,29 @@ bool plan_may_match_named(const struct plan *plan,
 	return false;
 }
 
+long plan_action_take_turn(struct plan_action *action, unsigned long *turn)
+{
+	if (!action->spread || !action->set || action->spread_count == 0)
+		return -1;
+	*turn = atomic_fetch_add_explicit(&action->spread_next, 1,
+					  memory_order_relaxed);
+	return action->spread_cpus[*turn % action->spread_count];
+}
+
 long plan_action_next_cpu(struct plan_action *action)
 {
 	unsigned long turn;
 
-	if (!action->spread || !action->set || action->spread_count == 0)
-		return -1;
-	turn = atomic_fetch_add_explicit(&action->spread_next, 1,
-					 memory_order_relaxed);
-	return action->spread_cpus[turn % action->spread_count];
+	return plan_action_take_turn(action, &turn);
+}
+
+void plan_action_give_back_turn(struct plan_action *action, unsigned long turn)
+{
+	unsigned long next = turn + 1;
+
+	atomic_compare_exchange_strong_explicit(&action->spread_next, &next,
+						turn, memory_order_relaxed,
+						memory_order_relaxed);
 }
 
 bool plan_action_does_something(const struct plan_action *action)

@@ -217,6 +217,14 @@ bool plan_pattern_matches(const struct plan_pattern *pattern, const char *text);
  */
 long plan_action_next_cpu(struct plan_action *action);
 
+/* The same, saying which turn it took, so that a creation that then fails
+ * can give the turn back. */
+long plan_action_take_turn(struct plan_action *action, unsigned long *turn);
+
+/* Gives turn back when it is still the last one taken: the next thread
+ * gets its CPU. A turn taken since (a thread named meanwhile) keeps it. */
+void plan_action_give_back_turn(struct plan_action *action, unsigned long turn);
+
 /* True when the action changes anything at all (a skipped one: its
  * rename only). */
 bool plan_action_does_something(const struct plan_action *action);

@@ -55,11 +55,12 @@ enum shim_role {
 static atomic_int shim_role = SHIM_OFF;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 static struct plan shim_plan;
-static _Atomic unsigned long long shim_seq; /* creation numbers */
-static size_t shim_setsize;		    /* bytes of a set, for the kernel */
-static pid_t shim_pid;			    /* this process, for the log */
-static bool shim_logging;		    /* read back and log placements */
-static pthread_key_t shim_exit_key;	    /* its destructor ends a record */
+static unsigned long long shim_seq; /* creation numbers: creation lock */
+static pthread_mutex_t shim_creation_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t shim_setsize;	    /* bytes of a set, for the kernel */
+static pid_t shim_pid;		    /* this process, for the log */
+static bool shim_logging;	    /* read back and log placements */
+static pthread_key_t shim_exit_key; /* its destructor ends a record */
 
 /* Set while the shim's own code runs on this thread: anything it calls
  * that comes back into a wrapper goes straight to the real function. */
@@ -374,16 +375,17 @@ static struct shim_placement *shim_placement_of(struct shim_thread *record)
 }
 
 /* Places the whole process (its one thread, at load or after fork) by
- * action, with the main thread's work space, and logs it as event. */
-static void shim_place_process(struct plan_action *action, const char *event,
+ * action, with that thread's record, and logs it as event. */
+static void shim_place_process(struct shim_thread *process,
+			       struct plan_action *action, const char *event,
 			       const char *rule, pid_t tid)
 {
-	struct shim_placement *p = shim_placement_of(shim_main);
+	struct shim_placement *p = shim_placement_of(process);
 
-	if (shim_want(action, plan_action_next_cpu(action), shim_main->want))
-		p->want = shim_main->want;
+	if (shim_want(action, plan_action_next_cpu(action), process->want))
+		p->want = process->want;
 	shim_place(action, 0, shim_setsize, shim_logging, p);
-	shim_log_placement(&shim_main->work, event, tid, NULL, shim_main->name,
+	shim_log_placement(&process->work, event, tid, NULL, process->name,
 			   rule);
 }
 
@@ -492,9 +494,17 @@ static void shim_after_fork_child(void)
 	shim_busy++;
 	int cancel = shim_hold_cancel();
 
+	/* The child is the thread that forked, with its name; one the shim
+	 * does not follow takes the main thread's work space and asks. */
+	struct shim_thread *process = forker ? forker : shim_main;
+
 	if (forker)
 		shim_sched_restore(&forker->sched);
-	shim_place_process(&shim_plan.children, "child", "children", shim_pid);
+	else
+		shim_real.prctl(PR_GET_NAME, (unsigned long)process->name, 0, 0,
+				0);
+	shim_place_process(process, &shim_plan.children, "child", "children",
+			   shim_pid);
 	shim_log_close();
 	shim_logging = false;
 	shim_release_cancel(cancel);
@@ -603,13 +613,14 @@ static void shim_init(void)
 			goto off;
 		for (size_t i = 0; i < shim_plan.warning_count; i++)
 			shim_log_config(shim_plan.warnings[i]);
-		shim_place_process(&shim_plan.main, "main", "main", pid);
+		shim_place_process(shim_main, &shim_plan.main, "main", "main",
+				   pid);
 		pthread_atfork(NULL, NULL, shim_after_fork_child);
 	} else {
 		/* An exec'd child: placed once; the log closed again, so
 		 * that the program sees no descriptor of ours. */
-		shim_place_process(&shim_plan.children, "child", "children",
-				   pid);
+		shim_place_process(shim_main, &shim_plan.children, "child",
+				   "children", pid);
 		shim_log_close();
 		shim_logging = false;
 	}
@@ -686,38 +697,40 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	}
 
 	/* No cancellation point from here to the real call: dladdr, calloc
-	 * and the locks are none. */
+	 * and the locks are none. shim_busy stays raised to the end, so that
+	 * a signal handler creating a thread meanwhile goes straight to the
+	 * real call rather than wait for the lock its thread holds. */
 	shim_busy++;
-	struct plan_thread facts = {
-		.seq = atomic_fetch_add(&shim_seq, 1) + 1,
-	};
+	struct plan_thread facts = { 0 };
 	shim_lookup((const void *)start, &facts.library, &facts.symbol);
 	shim_lookup(caller, &facts.caller, &ignored);
+
+	/* Numbers and spread turns go to the threads created: one creation
+	 * at a time, so that one that fails gives its number back. */
+	pthread_mutex_lock(&shim_creation_lock);
+	facts.seq = ++shim_seq;
 	const struct plan_rule *rule = plan_match(&shim_plan, &facts);
+	struct plan_action *action =
+		rule ? (struct plan_action *)&rule->action : NULL;
 	struct shim_thread *record = NULL;
+	unsigned long turn = 0;
 
 	/* A thread inherits its creator's scheduling: where the shim changed
 	 * that, the thread is followed too, for the processes it forks. */
 	if (rule || plan_may_match_named(&shim_plan, &facts) ||
 	    (shim_self && shim_self->sched.changed))
 		record = shim_thread_new();
-	if (!record) {
-		shim_busy--;
-		errno = saved;
-		return shim_real.pthread_create(thread, attr, start, arg);
+	if (record) {
+		record->start = start;
+		record->arg = arg;
+		record->facts = facts;
+		record->creation_rule = rule;
+		record->rule = rule;
+		atomic_init(&record->owners, 2);
+		shim_creator_start(record);
 	}
-	record->start = start;
-	record->arg = arg;
-	record->facts = facts;
-	record->creation_rule = rule;
-	record->rule = rule;
-	atomic_init(&record->owners, 2);
-	shim_creator_start(record);
-	if (rule) {
-		struct plan_action *action =
-			(struct plan_action *)&rule->action;
-
-		record->want_cpu = plan_action_next_cpu(action);
+	if (record && action) {
+		record->want_cpu = plan_action_take_turn(action, &turn);
 		/* With no attr of the program's, glibc places the thread
 		 * before it first runs, from the program's own thread
 		 * defaults (pthread_setattr_default_np); with an attr of
@@ -731,30 +744,42 @@ SHIM_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 			if (!use_placed)
 				pthread_attr_destroy(&placed);
 		}
+		record->affinity_done = use_placed;
 	}
-	record->affinity_done = use_placed;
-	shim_busy--;
 
 	errno = saved;
-	result = shim_real.pthread_create(thread, use_placed ? &placed : attr,
-					  shim_trampoline, record);
-	if (result != 0 && use_placed) {
-		/* The placement failed the creation (a CPU the cgroup
-		 * forbids): create it unplaced, as it would have been. */
-		record->affinity_done = false;
-		record->affinity_error = result;
-		errno = saved;
-		result = shim_real.pthread_create(thread, attr, shim_trampoline,
-						  record);
+	if (!record) {
+		result = shim_real.pthread_create(thread, attr, start, arg);
+	} else {
+		result = shim_real.pthread_create(thread,
+						  use_placed ? &placed : attr,
+						  shim_trampoline, record);
+		if (result != 0 && use_placed) {
+			/* The placement failed the creation (a CPU the
+			 * cgroup forbids): create it unplaced, as it would
+			 * have been. */
+			record->affinity_done = false;
+			record->affinity_error = result;
+			errno = saved;
+			result = shim_real.pthread_create(
+				thread, attr, shim_trampoline, record);
+		}
 	}
 	saved = errno;
+	if (result != 0) {
+		shim_seq--;
+		if (record && record->want_cpu >= 0)
+			plan_action_give_back_turn(action, turn);
+	}
+	pthread_mutex_unlock(&shim_creation_lock);
+
 	if (use_placed)
 		pthread_attr_destroy(&placed);
-	if (result != 0) {
+	if (result != 0 && record)
 		shim_thread_free(record);
-	} else {
+	else if (record)
 		shim_thread_register(record, *thread);
-	}
+	shim_busy--;
 	errno = saved;
 	return result;
 }

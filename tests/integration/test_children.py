@@ -27,6 +27,18 @@ def test_forked_child_on_children_cpus(run):
                  (event["tid"], "1", "children"), "child event")
 
 
+def test_child_forked_by_a_thread_is_logged_with_its_name(run):
+    need_cpus(2)
+    result = run.launch([run.build.processes, "fork-thread"], PLAN)
+    expect_equal(result.code, 0, "exit status")
+    child, = result.lines("child")
+    expect_equal((child["name"], child["cpus"]), ("forker", "1"),
+                 "the child, as it reports itself")
+    event, = result.logged("child")
+    expect_equal((event["pid"], event["name"], event["cpus"]),
+                 (event["tid"], "forker", "1"), "child event")
+
+
 def test_posix_spawn_and_vfork_children_on_children_cpus(run):
     need_cpus(2)
     result = run.launch([run.build.processes, "spawn", run.build.report_cpus],

@@ -105,6 +105,25 @@ def test_pthread_create_failing_returns_the_real_error(run):
     expect_equal(placed, plain, "the same threads, error and errno")
 
 
+def test_a_failed_creation_takes_no_number_and_no_spread_turn(run):
+    """match_index counts the threads the process creates, and spread
+    deals its CPUs to them: a pthread_create that fails creates none."""
+    need_cpus(2)
+    result = run.launch([run.build.failures, "numbering"],
+                        "[thread second]\nmatch_index: 2\ncpus: 0\n"
+                        "[thread rest]\nspread: 0-1\n")
+    expect_equal(result.code, 0, f"exit status ({result.stderr})")
+    line, = result.lines("numbering")
+    expect_equal((line["created"], line["failed"]), ("4", "2"),
+                 "four created, two failed")
+    placed = [(e["seq"], e["rule"], e["cpus"]) for e in result.logged("thread")]
+    expect_equal(placed, [(1, "rest", "0"), (2, "second", "0"),
+                          (3, "rest", "1"), (4, "rest", "0")],
+                 "creation numbers and spread turns of the threads created")
+    ran = [result.lines("numbered")[i]["cpus"] for i in range(4)]
+    expect_equal(ran, ["0", "0", "1", "0"], "where each thread ran")
+
+
 def test_threads_that_exit_at_once(run):
     result = run.launch([run.build.create, "exit-now", "200"],
                         "[thread all]\ncpus: all\n")

@@ -312,6 +312,23 @@ static void test_spread_round_robin(void **state)
 		assert_int_equal(plan_action_next_cpu(action), i % 2);
 }
 
+/* A creation that failed gives its turn back; one taken since stays. */
+static void test_spread_turn_given_back(void **state)
+{
+	(void)state;
+	load_resolved("[thread steps]\nspread: 0-2\n", "0-3");
+	struct plan_action *action = &plan.rules[0].action;
+	unsigned long first, second, third;
+
+	assert_int_equal(plan_action_take_turn(action, &first), 0);
+	plan_action_give_back_turn(action, first);
+	assert_int_equal(plan_action_take_turn(action, &first), 0);
+	assert_int_equal(plan_action_take_turn(action, &second), 1);
+	assert_int_equal(plan_action_take_turn(action, &third), 2);
+	plan_action_give_back_turn(action, second); /* third taken since */
+	assert_int_equal(plan_action_next_cpu(action), 0);
+}
+
 static void test_spread_sparse_list(void **state)
 {
 	(void)state;
@@ -990,6 +1007,7 @@ int main(void)
 		T(test_empty_plan_matches_nothing),
 		T(test_may_match_named),
 		T(test_spread_round_robin),
+		T(test_spread_turn_given_back),
 		T(test_spread_sparse_list),
 		T(test_spread_all_uses_online_cpus),
 		T(test_next_cpu_only_for_spread),
