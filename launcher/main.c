@@ -22,6 +22,7 @@
 #include "find_shim.h"
 #include "plan.h"
 #include "review.h"
+#include "subcommands.h"
 
 #ifndef VERSION
 #define VERSION "unknown"
@@ -74,6 +75,18 @@ static void usage(FILE *out)
 	      "                        USER would meet them), print the plan "
 	      "for\n"
 	      "                        this machine (exit 0 valid, 1 not)\n"
+	      "  status [PID|--unit UNIT|--match TEXT]\n"
+	      "                        every thread of a running process: "
+	      "where it\n"
+	      "                        runs, what placed it, what it waits "
+	      "for\n"
+	      "  audit [PID|--unit UNIT]\n"
+	      "                        what else may run on the CPUs it is "
+	      "placed on\n"
+	      "                        (exit 0 none, 1 some)\n"
+	      "  reserve --cpus LIST [--show|--apply|--undo]\n"
+	      "                        move other work off LIST, reversibly\n"
+	      "Each subcommand's --help tells its options.\n"
 	      "\n"
 	      "Exit status: 125 klipper-pin failed, 126 COMMAND cannot run,\n"
 	      "127 COMMAND not found, else COMMAND's own.\n",
@@ -481,8 +494,25 @@ int main(int argc, char **argv)
 	}
 	/* A first word that is a subcommand is one, after options too;
 	 * after "--" it is a command to run. */
-	if (strcmp(argv[optind], "check") == 0 &&
-	    strcmp(argv[optind - 1], "--") != 0)
-		return run_check(&options, argc - optind, argv + optind);
+	if (strcmp(argv[optind - 1], "--") != 0) {
+		static const struct {
+			const char *name;
+			int (*run)(int argc, char **argv);
+		} looks[] = {
+			{ "status", status_main },
+			{ "audit", audit_main },
+			{ "reserve", reserve_main },
+		};
+
+		if (strcmp(argv[optind], "check") == 0)
+			return run_check(&options, argc - optind,
+					 argv + optind);
+		for (size_t i = 0; i < sizeof(looks) / sizeof(looks[0]); i++)
+			if (strcmp(argv[optind], looks[i].name) == 0) {
+				optind = 1; /* its own options next */
+				return looks[i].run(argc - optind,
+						    argv + optind);
+			}
+	}
 	return run_command(&options, argv + optind);
 }
