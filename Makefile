@@ -49,7 +49,7 @@ export SANITIZE
 endif
 
 CONFIG_SRC = config/build.c config/cpulist.c config/glob.c config/plan.c config/parse.c
-SHIM_SRC = shim/shim.c shim/log.c shim/lookup.c shim/place.c
+SHIM_SRC = shim/shim.c shim/log.c shim/lookup.c shim/place.c shim/record.c
 # config/review.c is check's alone: the shim has no use for it.
 LAUNCHER_SRC = launcher/main.c launcher/access.c launcher/describe.c launcher/find_shim.c \
 	launcher/status.c launcher/audit.c launcher/reserve.c launcher/proc.c \

@@ -29,6 +29,7 @@
 #include "lookup.h"
 #include "place.h"
 #include "plan.h"
+#include "record.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define SHIM_TLS __thread __attribute__((tls_model("initial-exec")))
@@ -69,6 +70,7 @@ static SHIM_TLS int shim_busy;
 /* Where the shim's own code formats and reads back: never the program's
  * stack, which may be small (SPEC: at most 1 KiB of it). */
 struct shim_work {
+	int slot; /* in the placement table, or -1 */
 	struct shim_placement placement;
 	struct shim_log_event event;
 	char line[SHIM_LOG_BUFFER];
@@ -204,6 +206,7 @@ static struct shim_thread *shim_thread_new(void)
 	record->want = (cpu_set_t *)record->sets;
 	record->now = (cpu_set_t *)(record->sets + shim_setsize);
 	record->want_cpu = -1;
+	record->work.slot = -1;
 	pthread_mutex_init(&record->lock, NULL);
 	return record;
 }
@@ -257,6 +260,7 @@ static void shim_thread_exit(void *opaque)
 		shim_thread_release(record);
 		return;
 	}
+	record_release(record->work.slot);
 	pthread_mutex_lock(&bucket->lock);
 	if (record->registered) {
 		struct shim_thread **link = &bucket->head;
@@ -304,6 +308,9 @@ static void shim_log_placement(struct shim_work *work, const char *event,
 {
 	const struct shim_placement *p = &work->placement;
 
+	/* In the launched process only: a child has no table. */
+	record_placement(&work->slot, tid, event, facts ? facts->seq : 0, rule,
+			 p->want, shim_setsize, p->result);
 	if (!shim_logging)
 		return;
 	work->event = (struct shim_log_event){
@@ -494,6 +501,8 @@ static void shim_after_fork_child(void)
 	shim_busy++;
 	int cancel = shim_hold_cancel();
 
+	record_forget();
+
 	/* The child is the thread that forked, with its name; one the shim
 	 * does not follow takes the main thread's work space and asks. */
 	struct shim_thread *process = forker ? forker : shim_main;
@@ -609,6 +618,7 @@ static void shim_init(void)
 		goto off;
 	if (role == SHIM_TARGET) {
 		shim_registry_init();
+		record_open(pid, shim_plan.source);
 		if (pthread_key_create(&shim_exit_key, shim_thread_exit) != 0)
 			goto off;
 		for (size_t i = 0; i < shim_plan.warning_count; i++)
