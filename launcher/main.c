@@ -509,9 +509,10 @@ int main(int argc, char **argv)
 					 argv + optind);
 		for (size_t i = 0; i < sizeof(looks) / sizeof(looks[0]); i++)
 			if (strcmp(argv[optind], looks[i].name) == 0) {
-				optind = 1; /* its own options next */
-				return looks[i].run(argc - optind,
-						    argv + optind);
+				int first = optind;
+
+				optind = 0; /* its own options next: all anew */
+				return looks[i].run(argc - first, argv + first);
 			}
 	}
 	return run_command(&options, argv + optind);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ struct status_process {
 	pid_t pid;
 	char command[512];
 	const char *shim; /* what the shim does there, in words */
+	char shim_text[256];
+	int table_error; /* why the table could not be read, or 0 */
 	char config[256];
 	bool has_table;
 	struct status_row *rows;
@@ -99,7 +102,7 @@ static int status_open_table(const char *root, pid_t pid)
 
 	if (!proc_path(dir, sizeof(dir), root, "/proc/%d/fd", (int)pid) ||
 	    proc_list_ids(dir, &fds, &count) != 0)
-		return -1;
+		return -1; /* errno EACCES: another user's */
 	for (size_t i = 0; i < count && found < 0; i++) {
 		ssize_t used;
 
@@ -162,8 +165,11 @@ static void status_read_table(const char *root, struct status_process *process)
 	struct record_slot slot;
 	int fd = status_open_table(root, process->pid);
 
-	if (fd < 0)
+	if (fd < 0) {
+		process->table_error =
+			errno == EACCES || errno == EPERM ? errno : 0;
 		return;
+	}
 	if (pread(fd, &header, offsetof(struct record_table, slots), 0) !=
 		    (ssize_t)offsetof(struct record_table, slots) ||
 	    header.magic != RECORD_MAGIC || header.pid != process->pid ||
@@ -189,14 +195,37 @@ static void status_read_table(const char *root, struct status_process *process)
 /* ---- one look at a process ---------------------------------------------- */
 
 /* What the shim does in the process, from its maps and environment. */
-static const char *status_shim_state(const char *root, pid_t pid,
-				     bool has_table)
+static const char *status_shim_state(const char *root,
+				     struct status_process *process)
 {
 	static char text[65536];
 	char path[4096];
+	struct stat owner;
+	pid_t pid = process->pid;
 
-	if (has_table)
+	if (process->has_table)
 		return "placing";
+	if (process->table_error) {
+		bool known = proc_path(path, sizeof(path), root, "/proc/%d",
+				       (int)pid) &&
+			     stat(path, &owner) == 0;
+
+		snprintf(process->shim_text, sizeof(process->shim_text),
+			 "placement table unreadable (%s): %s",
+			 strerror(process->table_error),
+			 geteuid() == 0
+				 ? "the process refuses root too (it is not "
+				   "dumpable, or of another namespace)"
+				 : "");
+		if (geteuid() != 0)
+			snprintf(
+				process->shim_text, sizeof(process->shim_text),
+				"placement table unreadable (%s): the process "
+				"is uid %ld's; run status as that user or root",
+				strerror(process->table_error),
+				known ? (long)owner.st_uid : -1L);
+		return process->shim_text;
+	}
 	if (proc_path(path, sizeof(path), root, "/proc/%d/environ", (int)pid) &&
 	    proc_read_file(path, text, sizeof(text)) >= 0)
 		for (const char *entry = text; *entry;
@@ -273,7 +302,7 @@ static int status_look(const char *root, pid_t pid,
 		return -1;
 	}
 	status_read_table(root, process);
-	process->shim = status_shim_state(root, pid, process->has_table);
+	process->shim = status_shim_state(root, process);
 	for (size_t i = 0; i < process->count; i++)
 		status_flag(&process->rows[i]);
 	return 0;
@@ -550,6 +579,33 @@ static bool status_number(const char *text, double *value)
 	       *value <= 3600;
 }
 
+/* "--watch 2" as "--watch=2" (and "-w 2" as "-w2"): the seconds are
+ * optional, so getopt takes them only joined. The joined word replaces
+ * the two in argv, which ends one shorter (NULL-terminated still). */
+static int status_join_watch_seconds(int argc, char **argv)
+{
+	static char joined[64];
+	double number;
+
+	for (int i = 1; i + 1 < argc; i++) {
+		bool is_long = strcmp(argv[i], "--watch") == 0;
+
+		if (strcmp(argv[i], "--") == 0)
+			return argc;
+		if ((!is_long && strcmp(argv[i], "-w") != 0) ||
+		    !status_number(argv[i + 1], &number) ||
+		    strlen(argv[i + 1]) > 32)
+			continue;
+		snprintf(joined, sizeof(joined), "%s%s%s", argv[i],
+			 is_long ? "=" : "", argv[i + 1]);
+		argv[i] = joined;
+		memmove(&argv[i + 1], &argv[i + 2],
+			(size_t)(argc - i - 1) * sizeof(*argv));
+		return argc - 1;
+	}
+	return argc;
+}
+
 /* Parses argv; returns -1 after printing a usage error, 1 after --help. */
 static int status_parse(int argc, char **argv, struct status_options *o)
 {
@@ -557,7 +613,7 @@ static int status_parse(int argc, char **argv, struct status_options *o)
 		{ "unit", required_argument, NULL, 'u' },
 		{ "match", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "watch", no_argument, NULL, 'w' },
+		{ "watch", optional_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -568,7 +624,8 @@ static int status_parse(int argc, char **argv, struct status_options *o)
 	char *end;
 
 	*o = (struct status_options){ .root = "", .interval = 1 };
-	while ((option = getopt_long(argc, argv, "+u:m:jwn:h", longs, NULL)) !=
+	argc = status_join_watch_seconds(argc, argv);
+	while ((option = getopt_long(argc, argv, "u:m:jw::n:h", longs, NULL)) !=
 	       -1) {
 		switch (option) {
 		case 'u':
@@ -582,12 +639,16 @@ static int status_parse(int argc, char **argv, struct status_options *o)
 			break;
 		case 'w':
 			o->watch = true;
-			/* --watch SECONDS: the next word, when a number */
-			if (optind < argc &&
-			    status_number(argv[optind], &number)) {
-				o->interval = number;
-				optind++;
+			if (optarg && !status_number(optarg, &number)) {
+				fprintf(stderr,
+					"klipper-pin: status: --watch wants "
+					"seconds above 0 and up to 3600, not "
+					"'%s'\n",
+					optarg);
+				return -1;
 			}
+			if (optarg)
+				o->interval = number;
 			break;
 		case 'n':
 			o->count = strtol(optarg, &end, 10);

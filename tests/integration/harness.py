@@ -60,6 +60,7 @@ class Build:
         self.concurrency = os.path.join(fixtures, "concurrency")
         self.failures = os.path.join(fixtures, "failures")
         self.fds = os.path.join(fixtures, "fds")
+        self.holding = os.path.join(fixtures, "holding")
         self.report_cpus = os.path.join(fixtures, "report-cpus")
         self.spawner = os.path.join(fixtures, "libspawner.so")
         self.klippy_like = os.path.join(ROOT, "tests", "fixtures", "klippy_like.py")
