@@ -86,6 +86,8 @@ static void usage(FILE *out)
 	      "                        (exit 0 none, 1 some)\n"
 	      "  reserve --cpus LIST [--show|--apply|--undo]\n"
 	      "                        move other work off LIST, reversibly\n"
+	      "  systemd install|remove|show [--unit UNIT]\n"
+	      "                        wrap a unit's ExecStart in klipper-pin\n"
 	      "Each subcommand's --help tells its options.\n"
 	      "\n"
 	      "Exit status: 125 klipper-pin failed, 126 COMMAND cannot run,\n"
@@ -502,6 +504,7 @@ int main(int argc, char **argv)
 			{ "status", status_main },
 			{ "audit", audit_main },
 			{ "reserve", reserve_main },
+			{ "systemd", systemd_main },
 		};
 
 		if (strcmp(argv[optind], "check") == 0)
