@@ -420,7 +420,7 @@ static void status_print_table(FILE *out, const struct status_process *p,
 {
 	status_print_header(out, p);
 	fprintf(out,
-		"%-8s %-16s %-12s %-9s %-9s %4s %-9s %4s %9s %10s %8s "
+		"%-8s %-16s %-14s %-9s %-9s %4s %-9s %4s %9s %10s %8s "
 		"%8s %6s %s",
 		"TID", "NAME", "RULE", "CPUS", "WANT", "LAST", "POLICY", "NICE",
 		"CPU-TIME", "RQ-WAIT", "VCSW", "ICSW", "MIGR", "S");
@@ -456,7 +456,7 @@ static void status_print_table(FILE *out, const struct status_process *p,
 		status_put_escaped(out, t->name, 16);
 		fputc(' ', out);
 		status_put_escaped(
-			out, row->placed.placed ? row->placed.rule : "-", 12);
+			out, row->placed.placed ? row->placed.rule : "-", 14);
 		fprintf(out,
 			" %-9s %-9s %4d %-9s %4d %8.2fs %10s %8llu %8llu "
 			"%6s %c",
