@@ -443,15 +443,18 @@ static bool plan_irqbalance_knows_cpulist(const char *root)
 		in = fopen(full, "re");
 		if (!in)
 			continue;
-		/* The word may straddle two reads: carry its length over. */
+		/* The word may straddle two reads: its length is carried
+		 * over to the next. */
 		while ((got = fread(chunk + keep, 1, sizeof(chunk) - keep,
 				    in)) > 0) {
-			if (memmem(chunk, got + keep, word, sizeof(word) - 1)) {
+			size_t total = got + keep;
+
+			if (memmem(chunk, total, word, sizeof(word) - 1)) {
 				fclose(in);
 				return true;
 			}
-			keep = sizeof(word);
-			memmove(chunk, chunk + got + sizeof(word) - keep, keep);
+			keep = total < sizeof(word) ? total : sizeof(word);
+			memmove(chunk, chunk + total - keep, keep);
 		}
 		fclose(in);
 		return false;
@@ -485,7 +488,8 @@ struct plan_irqbalance {
 	const char *root;
 	char env_files[4][PATH_MAX];
 	size_t env_count;
-	const char *cpulist, *mask, *banirqs; /* what ours sets */
+	/* what ours sets; NULL: a variable this irqbalance does not read */
+	const char *cpulist, *mask, *banirqs;
 	char conflict[1024];
 };
 
@@ -521,8 +525,10 @@ static void plan_env_line(struct plan_irqbalance *irq, const char *path,
 	const char *ours[] = { irq->cpulist, irq->mask, irq->banirqs };
 
 	for (size_t n = 0; n < 3; n++) {
-		bool ok = n == 2 ? !irq->banirqs[0] || strstr(value, ours[n])
-				 : strcmp(value, ours[n]) == 0;
+		/* A variable this irqbalance does not read is no conflict. */
+		bool ok = !ours[n] ||
+			  (n == 2 ? !irq->banirqs[0] || strstr(value, ours[n])
+				  : strcmp(value, ours[n]) == 0);
 
 		if (strcmp(line, names[n]) == 0 && value[0] && !ok)
 			plan_say(irq->conflict, sizeof(irq->conflict),
@@ -581,8 +587,9 @@ static int plan_irqbalance_dropin(const struct reserve_request *request,
 	bool cpulist = plan_irqbalance_knows_cpulist(request->root);
 
 	plan_hex_mask(reserved, mask, sizeof(mask));
-	irq.cpulist = cpulist ? plan->reserved : "";
-	irq.mask = cpulist ? "" : mask;
+	/* Before 1.8 only the mask is read; since, the mask first. */
+	irq.cpulist = cpulist ? plan->reserved : NULL;
+	irq.mask = mask;
 	irq.banirqs = banirqs;
 	plan_each_setting(request->root, "irqbalance.service",
 			  plan_take_env_file, &irq);
@@ -764,11 +771,12 @@ static void plan_cmdline_note(const char *root, struct reserve_plan *plan)
 		  "  cost: isolcpus= takes CPUs %s out of load balancing "
 		  "(a thread allowed several of them stays where it started; "
 		  "klipper-pin's one-CPU placements are unaffected) and keeps "
-		  "unbound kernel work off them; nohz_full= needs a kernel "
-		  "built with CONFIG_NO_HZ_FULL (Raspberry Pi OS's is not: "
-		  "/sys/devices/system/cpu/nohz_full then reads \"(null)\") "
-		  "and makes every system call and switch on those CPUs "
-		  "dearer\n",
+		  "unbound kernel work off them; nohz_full= works only on a "
+		  "kernel built with CONFIG_NO_HZ_FULL (many Raspberry Pi OS "
+		  "kernels are not: check that "
+		  "/sys/devices/system/cpu/nohz_full exists and does not read "
+		  "\"(null)\") and makes every system call, page fault and "
+		  "context switch on those CPUs dearer\n",
 		  plan->reserved);
 }
 

@@ -280,9 +280,15 @@ def test_irqbalance_gets_a_drop_in_in_the_list_its_version_reads(run):
     expect("Environment=IRQBALANCE_BANNED_CPULIST=2-3\n" in dropin, dropin)
     expect(not os.path.exists(root + "/etc/systemd/system/"
                               "klipper-pin-irq.service"), "no unit of ours")
-    # Debian 11's 1.7 knows only the hex mask
+    # the word across two reads of the binary
+    root = with_irqbalance(run, "irqbalance-long",
+                           "x" * 65530 + "IRQBALANCE_BANNED_CPULIST")
+    shown = reserve(run, root, "--cpus", "2-3")
+    expect("IRQBALANCE_BANNED_CPULIST=2-3" in shown.stdout, shown.stdout)
+    # Debian 11's 1.7 knows only the hex mask (and ignores a list)
     root = with_irqbalance(run, "irqbalance-1.7",
-                           "\x7fELF...IRQBALANCE_BANNED_CPUS...")
+                           "\x7fELF...IRQBALANCE_BANNED_CPUS...",
+                           "IRQBALANCE_BANNED_CPULIST=1\n")
     shown = reserve(run, root, "--cpus", "2-3")
     expect("Environment=IRQBALANCE_BANNED_CPUS=c\n" in shown.stdout,
            shown.stdout)
@@ -299,6 +305,13 @@ def test_a_conflicting_setting_in_etc_default_irqbalance_is_refused(run):
     expect_refused(run, refused, root, before,
                    [root + "/etc/default/irqbalance:3",
                     "IRQBALANCE_BANNED_CPULIST=1", "EnvironmentFile="])
+    # since 1.8 a mask there wins over the drop-in's list
+    root = with_irqbalance(run, "irqbalance-mask", "IRQBALANCE_BANNED_CPULIST",
+                           "export IRQBALANCE_BANNED_CPUS=1\n")
+    before = listing(root)
+    refused = reserve(run, root, "--cpus", "2-3", "--apply")
+    expect_refused(run, refused, root, before,
+                   ["irqbalance:1 sets IRQBALANCE_BANNED_CPUS=1"])
     # the same CPUs there are no conflict
     root = with_irqbalance(run, "irqbalance-same", "IRQBALANCE_BANNED_CPULIST",
                            "IRQBALANCE_BANNED_CPULIST=2-3\n")
