@@ -76,7 +76,7 @@ def prepare(source, work):
 class Api:
     """klippy's API socket: JSON-RPC, each message ended by \\x03."""
 
-    def __init__(self, path, timeout=30):
+    def __init__(self, path, timeout=30, exited=None):
         deadline = time.monotonic() + timeout
         while True:
             self.sock = socket.socket(socket.AF_UNIX)
@@ -85,7 +85,8 @@ class Api:
                 break
             except OSError:
                 self.sock.close()
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or \
+                        (exited and exited.poll() is not None):
                     raise
                 time.sleep(0.1)
         self.sock.settimeout(timeout)
@@ -279,7 +280,8 @@ class Klipper:
             f.write(LIVE_CFG.format(tty=tty))
         os.chmod(cfg, 0o644)
         sock = os.path.join(run, "klippy.sock")
-        command = self.klippy(cfg, "-a", sock, "-l",
+        command = self.klippy(cfg, "-a", sock, "-I",
+                              os.path.join(run, "printer"), "-l",
                               os.path.join(run, "klippy.log"))
         if launched:
             command = self.under_launcher(*command, config=config,
@@ -287,7 +289,7 @@ class Klipper:
         process = self.start([*prefix, *command],
                              os.path.join(run, "klippy.out"))
         try:
-            api = Api(sock)
+            api = Api(sock, exited=process)
             api.wait_ready()
         except Exception:
             process.kill()
