@@ -174,3 +174,9 @@ check-cpython: all
 	@CPYTHON=$(PYTHON) tests/cpython/run $(BUILD)
 
 .PHONY: check-cpython
+
+# The tests against real Klipper alone: KLIPPER_SRC=DIR (an unpacked
+# Klipper tree; its MCU and c_helper.so are built into it when missing).
+check-klipper: all
+	@KLIPPER_SRC="$(KLIPPER_SRC)" $(PYTHON) tests/klipper/run $(BUILD)
+.PHONY: check-klipper

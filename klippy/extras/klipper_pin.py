@@ -44,8 +44,19 @@ STATUS_REFRESH = 1.
 def _text(raw):
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
+_cpulists = {}
+
 def _cpulist(cpus):
-    # A sorted CPU list as taskset -c writes it: "0-1,3".
+    # A CPU list as taskset -c writes it: "0-1,3". A printer's threads
+    # have a few sets between them: each is written once.
+    text = _cpulists.get(cpus)
+    if text is None:
+        if len(_cpulists) > 256:
+            _cpulists.clear()
+        text = _cpulists[cpus] = _write_cpulist(cpus)
+    return text
+
+def _write_cpulist(cpus):
     out = []
     for cpu in sorted(cpus):
         if out and out[-1][1] == cpu - 1:
@@ -57,13 +68,12 @@ def _cpulist(cpus):
 
 def _mask_cpus(mask, length):
     # A cpu_set_t as bytes (little-endian words: bit n is byte n/8's n%8).
-    cpus = set()
-    for i in range(min(length, len(mask))):
-        byte = mask[i]
-        while byte:
-            low = byte & -byte
-            cpus.add(i * 8 + low.bit_length() - 1)
-            byte ^= low
+    bits = int.from_bytes(mask[:length], "little")
+    cpus = []
+    while bits:
+        low = bits & -bits
+        cpus.append(low.bit_length() - 1)
+        bits ^= low
     return frozenset(cpus)
 
 def _pread(fd, size=4096):
@@ -119,13 +129,19 @@ class PlacementTable:
         return None
     def present(self):
         return self.words is not None
-    def slots_by_tid(self):
-        # {tid: slot index} of every used slot, from one strided read.
+    def slot_of(self, tid):
+        # The slot of thread tid, or None. The shim claims the first free
+        # slot from tid % RECORD_SLOTS on: almost always that one.
         if self.words is None:
-            return {}
+            return None
         first = SLOTS_OFFSET // 4 + TID_WORD
-        tids = self.words[first::WORDS_PER_SLOT].tolist()
-        return {tid: i for i, tid in enumerate(tids) if tid > 0}
+        home = tid % RECORD_SLOTS
+        if self.words[first + home * WORDS_PER_SLOT] == tid:
+            return home
+        try:
+            return self.words[first::WORDS_PER_SLOT].tolist().index(tid)
+        except ValueError:
+            return None
     def read_slot(self, index):
         # A slot as it was between two writes (its sequence count even and
         # unchanged), as a dict; None when it is free or kept changing.
@@ -242,7 +258,6 @@ class KlipperPin:
         for tid in list(self.files):
             if tid not in tids:
                 self.files.pop(tid).close()
-        slots = self.table.slots_by_tid()
         threads = []
         for tid in tids:
             files = self.files.get(tid)
@@ -290,7 +305,7 @@ class KlipperPin:
                                 line.rpartition(b":")[2])
                         except ValueError:
                             pass
-            slot = slots.get(tid)
+            slot = self.table.slot_of(tid)
             info["placed"] = (self.table.read_slot(slot)
                               if slot is not None else None)
             threads.append(info)

@@ -232,7 +232,11 @@ class Klipper:
         self.launcher = os.path.join(self.build, "klipper-pin")
         self.work = tempfile.mkdtemp(prefix="klipper-pin-klipper.")
         os.chmod(self.work, 0o755)  # a test may run klippy as nobody
-        self.tree = prepare(source, self.work)
+        try:
+            self.tree = prepare(source, self.work)
+        except BaseException:
+            shutil.rmtree(self.work, ignore_errors=True)
+            raise
         self.processes = []
         self.count = 0
 
