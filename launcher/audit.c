@@ -502,7 +502,10 @@ static void audit_count(struct audit_report *report)
 		const struct audit_task *task = &report->tasks.task[i];
 
 		if (task->audited) {
-			report->audited_threads++;
+			/* A zombie has exited; only its parent has not
+			 * reaped it. */
+			report->audited_threads += task->thread.state != 'Z' &&
+						   task->thread.state != 'X';
 			continue;
 		}
 		if (!task->there)
@@ -578,6 +581,13 @@ static int audit_run(struct audit_report *report,
 	if (audit_read(report, options->interval) != 0)
 		return AUDIT_ERROR;
 	audit_count(report);
+	if (report->pid && !report->audited_threads) {
+		fprintf(stderr,
+			"klipper-pin: audit: process %d exited while it was "
+			"watched\n",
+			(int)report->pid);
+		return AUDIT_ERROR;
+	}
 	advice_count = audit_advise(report, advice);
 	if (options->json)
 		audit_print_json(report, advice, advice_count);

@@ -183,7 +183,11 @@ static void audit_text_header(const struct audit_report *report)
 		printf("process:  none (--cpus alone: every process counts)\n");
 	printf("reserved: CPUs %s (%s), online %s, others %s\n",
 	       audit_set_text(report->reserved, 0),
-	       report->reserved_given ? "--cpus" : "its threads'",
+	       report->reserved_given ? "--cpus"
+	       : report->others_count
+		       ? "its threads'"
+		       : "its threads', which span every online CPU: nothing "
+			 "is set apart for it",
 	       audit_set_text(report->online, 1),
 	       audit_set_text(report->others, 2)[0]
 		       ? audit_set_text(report->others, 2)

@@ -419,3 +419,27 @@ def test_real_busy_process_found_then_gone(run):
     finally:
         placed.kill()
         placed.wait()
+
+
+def test_nothing_set_apart_and_a_process_that_exits_while_watched(run):
+    tree = Tree(run)
+    tree.process(100, "python3", "0-3", command="python3 klippy.py")
+    tree.process(200, "sshd", "0-3")
+    result, report = audit_json(run, tree)
+    expect_equal((result.returncode, report["reserved"], report["others"]),
+                 (1, "0-3", ""), "unplaced: every CPU is its own")
+    advice = "\n".join(a["lines"] for a in report["advice"])
+    expect_equal(advice, "klipper-pin audit 100 --cpus last-1-last\n",
+                 "the only advice: name the CPUs")
+    text = audit(run, tree)
+    expect("which span every online CPU: nothing is set apart" in
+           text.stdout, text.stdout)
+    short = subprocess.Popen(["sleep", "0.2"])
+    try:
+        result = run.run([run.build.launcher, "audit", str(short.pid),
+                          "--interval", "1"])
+    finally:
+        short.wait()
+    expect_equal(result.returncode, 2, "gone before it was judged")
+    expect(f"process {short.pid} exited while it was watched" in
+           result.stderr, result.stderr)
