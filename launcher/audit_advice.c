@@ -11,6 +11,10 @@
 
 #include "audit.h"
 
+/* The drop-in name `klipper-pin reserve` writes, so that the lines shown
+ * here are the ones its --undo removes. */
+#define AUDIT_DROPIN "klipper-pin-reserve.conf"
+
 #define AUDIT_MOVE_NOW 3  /* busy processes given a taskset line */
 #define AUDIT_IRQ_LINES 8 /* IRQs given an echo line */
 
@@ -119,12 +123,14 @@ static void audit_advise_affinity(struct audit_advising *a)
 		"own");
 	audit_line(advice, "klipper-pin reserve --cpus %s --apply",
 		   a->reserved);
-	audit_line(advice, "# /etc/systemd/system.conf.d/ and user.conf.d/:");
+	audit_line(advice, "# /etc/systemd/system.conf.d/" AUDIT_DROPIN
+			   " and user.conf.d/" AUDIT_DROPIN ":");
 	audit_line(advice, "[Manager]");
 	audit_line(advice, "CPUAffinity=%s", a->others);
 	audit_line(advice,
-		   "# /etc/systemd/system/%s.d/, so that klippy may "
-		   "use the CPUs klipper-pin places it on:",
+		   "# /etc/systemd/system/%s.d/" AUDIT_DROPIN
+		   ", so that klippy may use the CPUs klipper-pin "
+		   "places it on:",
 		   audit_klipper_unit(a->report));
 	audit_line(advice, "[Service]");
 	audit_line(advice, "CPUAffinity=%s", a->all);
@@ -236,9 +242,16 @@ static void audit_advise_irqbalance(struct audit_advising *a)
 		"from another CPU (a wake-up across CPUs): measure with "
 		"probe");
 
-	audit_line(advice, "# /etc/default/irqbalance:");
-	audit_line(advice, "IRQBALANCE_BANNED_CPULIST=%s", a->reserved);
-	audit_line(advice, "systemctl restart irqbalance");
+	audit_line(advice, "klipper-pin reserve --cpus %s --apply",
+		   a->reserved);
+	audit_line(advice,
+		   "# /etc/systemd/system/irqbalance.service.d/" AUDIT_DROPIN
+		   " (irqbalance 1.8 and later):");
+	audit_line(advice, "[Service]");
+	audit_line(advice, "Environment=IRQBALANCE_BANNED_CPULIST=%s",
+		   a->reserved);
+	audit_line(advice, "systemctl daemon-reload; systemctl restart "
+			   "irqbalance");
 }
 
 static void audit_advise_irqs(struct audit_advising *a)
@@ -251,8 +264,9 @@ static void audit_advise_irqs(struct audit_advising *a)
 		return;
 	advice = audit_add(
 		a,
-		"send the IRQs elsewhere (lost at reboot: reserve --apply "
-		"adds a oneshot unit that does it at each boot)",
+		"send the IRQs elsewhere now (lost at reboot: reserve "
+		"--apply adds klipper-pin-irq.service, a oneshot that does "
+		"it at each boot)",
 		"the other CPUs take these interrupts; the MCU's serial or "
 		"USB interrupt then wakes the serial thread from another CPU: "
 		"measure with probe; an IRQ the kernel manages refuses "

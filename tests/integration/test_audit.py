@@ -279,7 +279,7 @@ def test_irqbalance_running_without_a_ban_is_told_one(run):
     tree.irq(20, "0-3\n", "2\n", name="GICv2 20 Level eth0")
     _, report = audit_json(run, tree, "100")
     advice = "\n".join(a["lines"] for a in report["advice"])
-    expect("IRQBALANCE_BANNED_CPULIST=2-3" in advice, advice)
+    expect("Environment=IRQBALANCE_BANNED_CPULIST=2-3" in advice, advice)
     expect("echo 0-1 > /proc/irq/20" not in advice,
            "irqbalance would move them back")
 
