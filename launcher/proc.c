@@ -21,12 +21,12 @@ extern char **environ;
 bool proc_path(char *out, size_t len, const char *root, const char *format, ...)
 {
 	va_list args;
-	int used = snprintf(out, len, "%s", root);
+	int used = snprintf(out, len, "%s", root), more = -1;
 
-	if (used < 0 || (size_t)used >= len)
-		return false;
 	va_start(args, format);
-	int more = vsnprintf(out + used, len - (size_t)used, format, args);
+	if (used >= 0 && (size_t)used < len)
+		/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
+		more = vsnprintf(out + used, len - (size_t)used, format, args);
 	va_end(args);
 	return more >= 0 && (size_t)more < len - (size_t)used;
 }
@@ -36,6 +36,7 @@ long proc_read_file(const char *path, char *buf, size_t len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t used = 0;
 
+	buf[0] = '\0';
 	if (fd < 0)
 		return -1;
 	for (;;) {
@@ -83,6 +84,15 @@ static long proc_thread_file(const char *base, const char *name, char *buf,
 	return got;
 }
 
+/* A whole decimal number (a stat field), 0 when it is not one. */
+static long long proc_number(const char *text)
+{
+	char *end;
+	long long value = strtoll(text, &end, 10);
+
+	return *end == '\0' ? value : 0;
+}
+
 static int proc_garbled(char *problem, size_t len, const char *base,
 			const char *name, const char *expected)
 {
@@ -124,10 +134,10 @@ static int proc_parse_stat(char *text, const char *base,
 
 	thread->state = fields[0][0];
 	thread->kernel = (flags & 0x00200000ul) != 0; /* PF_KTHREAD */
-	thread->nice = atoi(fields[16]);
-	thread->last_cpu = atoi(fields[36]);
-	thread->priority = atoi(fields[37]);
-	thread->policy = atoi(fields[38]);
+	thread->nice = (int)proc_number(fields[16]);
+	thread->last_cpu = (int)proc_number(fields[36]);
+	thread->priority = (int)proc_number(fields[37]);
+	thread->policy = (int)proc_number(fields[38]);
 	if (clock_ticks <= 0)
 		clock_ticks = 100;
 	thread->cpu_ns = (utime + stime) *
@@ -181,6 +191,24 @@ static void proc_parse_sched(const char *text, struct proc_thread *thread)
 	thread->has_migrations = true;
 }
 
+/* schedstat: "run wait slices\n". */
+static bool proc_three_numbers(const char *text, unsigned long long *a,
+			       unsigned long long *b, unsigned long long *c)
+{
+	unsigned long long *values[] = { a, b, c };
+	char *end;
+
+	for (size_t i = 0; i < 3; i++) {
+		while (*text == ' ')
+			text++;
+		if (*text < '0' || *text > '9')
+			return false;
+		*values[i] = strtoull(text, &end, 10);
+		text = end;
+	}
+	return *text == '\n' || *text == '\0';
+}
+
 int proc_read_thread(const char *root, pid_t pid, pid_t tid,
 		     struct proc_thread *thread, char *problem, size_t len)
 {
@@ -205,7 +233,7 @@ int proc_read_thread(const char *root, pid_t pid, pid_t tid,
 		return -1;
 	if (proc_thread_file(base, "schedstat", text, sizeof(text), problem,
 			     len) >= 0) {
-		if (sscanf(text, "%llu %llu %llu", &run, &wait, &slices) != 3)
+		if (!proc_three_numbers(text, &run, &wait, &slices))
 			return proc_garbled(problem, len, base, "schedstat",
 					    "three numbers");
 		thread->has_schedstat = true;
@@ -280,6 +308,7 @@ int proc_command_line(const char *root, pid_t pid, char *out, size_t len)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	memset(out, 0, len); /* a longer one is cut: all of it is read */
 	got = proc_read_file(path, out, len);
 	if (got < 0 && errno == E2BIG) {
 		got = (long)len - 1;

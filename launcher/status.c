@@ -126,14 +126,16 @@ static bool status_read_slot(int fd, size_t index, struct record_slot *slot)
 {
 	off_t at = (off_t)(offsetof(struct record_table, slots) +
 			   index * sizeof(*slot));
-	struct record_slot again;
+	unsigned char first[sizeof(*slot)], again[sizeof(*slot)];
 
 	for (int tries = 0; tries < 8; tries++) {
-		if (pread(fd, slot, sizeof(*slot), at) != sizeof(*slot) ||
-		    pread(fd, &again, sizeof(again), at) != sizeof(again))
+		if (pread(fd, first, sizeof(first), at) != sizeof(first) ||
+		    pread(fd, again, sizeof(again), at) != sizeof(again))
 			return false;
-		if (memcmp(slot, &again, sizeof(again)) == 0 &&
-		    atomic_load(&slot->sequence) % 2 == 0)
+		if (memcmp(first, again, sizeof(again)) != 0)
+			continue;
+		memcpy(slot, first, sizeof(first));
+		if (atomic_load(&slot->sequence) % 2 == 0)
 			return atomic_load(&slot->tid) != 0 &&
 			       slot->event[0] != '\0';
 	}
@@ -651,7 +653,7 @@ static int status_parse(int argc, char **argv, struct status_options *o)
 				o->interval = number;
 			break;
 		case 'n':
-			o->count = strtol(optarg, &end, 10);
+			o->count = strtol(optarg ? optarg : "", &end, 10);
 			if (*end || end == optarg || o->count <= 0) {
 				fprintf(stderr,
 					"klipper-pin: status: --count wants a "
@@ -813,17 +815,21 @@ int status_main(int argc, char **argv)
 		}
 		if (shown)
 			status_show(&o, now, interval ? before : NULL, count);
-		for (size_t i = 0; i < count; i++) {
-			status_free(&before[i]);
-			before[i] = now[i];
-			now[i].rows = NULL;
-		}
+		/* This look is the next one's before. */
+		struct status_process *was = before;
+
+		for (size_t i = 0; i < count; i++)
+			status_free(&was[i]);
+		before = now;
+		now = was;
 		if (!o.watch || !shown || (o.count && interval + 1 >= o.count))
 			break;
 		status_sleep(o.interval);
 	}
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
 		status_free(&before[i]);
+		status_free(&now[i]);
+	}
 	free(now);
 	free(before);
 	free(pids);
