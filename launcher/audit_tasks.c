@@ -18,67 +18,6 @@ static unsigned long long audit_thread_ns(const struct proc_thread *thread)
 						       : thread->cpu_ns;
 }
 
-/* The fields of a stat after the name, as proc(5) numbers them from 3. */
-static bool audit_stat_fields(char *after, struct proc_thread *thread)
-{
-	char *fields[40], *save = NULL;
-	size_t count = 0;
-	long ticks = sysconf(_SC_CLK_TCK);
-
-	for (char *field = strtok_r(after, " \n", &save); field && count < 40;
-	     field = strtok_r(NULL, " \n", &save))
-		fields[count++] = field;
-	if (count < 39 || strlen(fields[0]) != 1)
-		return false;
-	thread->state = fields[0][0];
-	thread->kernel = (strtoul(fields[6], NULL, 10) & 0x00200000ul) != 0;
-	thread->nice = (int)strtol(fields[16], NULL, 10);
-	thread->last_cpu = (int)strtol(fields[36], NULL, 10);
-	thread->priority = (int)strtol(fields[37], NULL, 10);
-	thread->policy = (int)strtol(fields[38], NULL, 10);
-	thread->cpu_ns =
-		(strtoull(fields[11], NULL, 10) +
-		 strtoull(fields[12], NULL, 10)) *
-		(1000000000ull / (unsigned long long)(ticks > 0 ? ticks : 100));
-	return true;
-}
-
-/* proc_read_thread refuses a stat whose name is longer than 15 bytes, yet
- * Linux 6 writes kernel workers' names so ("kworker/1:2H-kblockd", up to
- * 64 bytes): those are read here, the name cut to 15, until proc.c takes
- * them. False for any other stat: garbled, then. */
-static bool audit_read_long_name(const char *root, pid_t pid, pid_t tid,
-				 struct proc_thread *thread)
-{
-	char path[4096], text[8192];
-	char *open, *close, *line, *save = NULL;
-
-	memset(thread, 0, sizeof(*thread));
-	thread->tid = tid;
-	if (!proc_path(path, sizeof(path), root, "/proc/%d/task/%d/stat",
-		       (int)pid, (int)tid) ||
-	    proc_read_file(path, text, sizeof(text)) < 0 ||
-	    !(open = strchr(text, '(')) || !(close = strrchr(text, ')')) ||
-	    close - open - 1 <= 15 || close - open - 1 > 64)
-		return false;
-	snprintf(thread->name, sizeof(thread->name), "%.*s",
-		 (int)(close - open - 1), open + 1);
-	if (!audit_stat_fields(close + 1, thread))
-		return false;
-	if (!proc_path(path, sizeof(path), root, "/proc/%d/task/%d/status",
-		       (int)pid, (int)tid) ||
-	    proc_read_file(path, text, sizeof(text)) < 0)
-		return false;
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save))
-		if (strncmp(line, "Cpus_allowed_list:", 18) == 0) {
-			snprintf(thread->cpus, sizeof(thread->cpus), "%s",
-				 line + 18 + strspn(line + 18, " \t"));
-			return true;
-		}
-	return false;
-}
-
 /* Reads one thread; a thread gone is skipped quietly, one whose files
  * are not the kernel's is a problem. Returns 1 read, 0 skipped. */
 static int audit_read_one(const char *root, pid_t pid, pid_t tid,
@@ -92,8 +31,6 @@ static int audit_read_one(const char *root, pid_t pid, pid_t tid,
 		return 1;
 	int error = errno;
 
-	if (error == EINVAL && audit_read_long_name(root, pid, tid, thread))
-		return 1;
 	if (error == ESRCH)
 		return 0;
 	audit_problem(problems, "%s", problem[0] ? problem : strerror(error));

@@ -115,7 +115,8 @@ static int proc_parse_stat(char *text, const char *base,
 	char *save = NULL;
 	long clock_ticks = sysconf(_SC_CLK_TCK);
 
-	if (!open || !close || close < open || close - open - 1 > 15)
+	if (!open || !close || close < open ||
+	    close - open - 1 >= (long)sizeof(thread->name))
 		return proc_garbled(problem, len, base, "stat",
 				    "\"TID (NAME) STATE ...\"");
 	memcpy(thread->name, open + 1, (size_t)(close - open - 1));

@@ -17,7 +17,10 @@
 
 struct proc_thread {
 	pid_t tid;
-	char name[16];	 /* comm, as the kernel has it: at most 15 bytes */
+	/* comm, as the kernel has it: at most 15 bytes for a program's
+	 * thread; Linux 6 writes a kernel worker's longer (up to 64:
+	 * "kworker/1:2H-kblockd") */
+	char name[65];
 	char state;	 /* R, S, D, T, Z, I, ... */
 	bool kernel;	 /* a kernel thread (PF_KTHREAD) */
 	char cpus[1024]; /* Cpus_allowed_list */

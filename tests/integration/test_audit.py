@@ -315,8 +315,9 @@ def test_garbled_proc_files_a_clear_message_never_a_crash(run):
     tree.process(60, "kworker/2:1H-kblockd", "2", kernel=True)
     result, report = audit_json(run, tree, "100")
     expect_equal(result.returncode, 0, f"all read ({result.stderr})")
-    expect("kworker/2:1H-kb" in [k["name"] for k in report["kernel_per_cpu"]],
-           "a long name, cut as comm is")
+    expect("kworker/2:1H-kblockd" in
+           [k["name"] for k in report["kernel_per_cpu"]],
+           "a long name, whole, as /proc writes it")
 
 
 def test_no_such_process_unit_without_main_pid_and_usage(run):
