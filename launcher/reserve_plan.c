@@ -753,8 +753,8 @@ static void plan_cmdline_note(const char *root, struct reserve_plan *plan)
 
 	plan_note(plan,
 		  "kernel command line (not edited; optional): "
-		  "isolcpus=%s nohz_full=%s\n",
-		  plan->reserved, plan->reserved);
+		  "isolcpus=domain,managed_irq,%s nohz_full=%s rcu_nocbs=%s\n",
+		  plan->reserved, plan->reserved, plan->reserved);
 	if (where)
 		plan_note(plan,
 			  "  add it to %s%s: one line, words separated "

@@ -157,7 +157,9 @@ def test_the_files_for_cpus_2_3_on_4_cpus(run):
         expect(f"==> {root}{path} <==\n{MARKER}" in shown.stdout,
                f"{path} shown with its marker")
         expect(line in shown.stdout, f"{line} in {shown.stdout}")
-    expect("isolcpus=2-3 nohz_full=2-3" in shown.stdout, shown.stdout)
+    # the same line audit advises
+    expect("isolcpus=domain,managed_irq,2-3 nohz_full=2-3 rcu_nocbs=2-3"
+           in shown.stdout, shown.stdout)
     expect("/boot/firmware/cmdline.txt" in shown.stdout, shown.stdout)
     expect(not os.path.exists(root + "/etc/systemd/system.conf.d"),
            "--show writes nothing")
