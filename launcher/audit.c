@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "cpulist.h"
+#include "placements.h"
 #include "subcommands.h"
 
 #define AUDIT_FREE 0
@@ -413,7 +414,32 @@ static int audit_given_cpus(const char *text, const cpu_set_t *online,
 	return 0;
 }
 
-/* The union of the audited process's threads' CPUs, read now. */
+/* The plan's [children] CPUs are the ones it leaves to other work (the
+ * shipped plan's housekeeping threads run there too): taken out of the
+ * threads' CPUs, when some remain, as the placement table tells them. */
+static void audit_leave_children_cpus(struct audit_report *report)
+{
+	struct placements table;
+	cpu_set_t *kept = audit_set_new();
+
+	if (kept && placements_read(report->root, report->pid, &table) == 0) {
+		if (table.children) {
+			CPU_XOR_S(CPULIST_SETSIZE, kept, report->reserved,
+				  table.children);
+			CPU_AND_S(CPULIST_SETSIZE, kept, kept,
+				  report->reserved);
+			if (audit_set_count(kept)) {
+				memcpy(report->reserved, kept, CPULIST_SETSIZE);
+				report->reserved_by_plan = true;
+			}
+		}
+		placements_free(&table);
+	}
+	free(kept);
+}
+
+/* The union of the audited process's threads' CPUs, read now; less the
+ * plan's [children] CPUs. */
 static int audit_threads_cpus(struct audit_report *report)
 {
 	/* What is garbled is said once, by the reading of every thread. */
@@ -436,6 +462,7 @@ static int audit_threads_cpus(struct audit_report *report)
 		}
 	audit_tasks_free(&tasks);
 	free(one);
+	audit_leave_children_cpus(report);
 	if (!threads)
 		fprintf(stderr,
 			"klipper-pin: audit: process %d: no thread could be "

@@ -195,9 +195,10 @@ struct audit_report {
 	char command[AUDIT_TEXT_LEN];
 	char unit[128];
 	cpu_set_t *online, *reserved, *others;
-	size_t others_count; /* online CPUs not reserved */
-	bool reserved_given; /* by --cpus, not the threads */
-	double seconds;	     /* the interval measured */
+	size_t others_count;   /* online CPUs not reserved */
+	bool reserved_given;   /* by --cpus, not the threads */
+	bool reserved_by_plan; /* the threads' but [children]'s, the plan's */
+	double seconds;	       /* the interval measured */
 	struct audit_tasks tasks;
 	struct audit_system system;
 	struct audit_problems problems;

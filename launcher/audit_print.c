@@ -184,6 +184,8 @@ static void audit_text_header(const struct audit_report *report)
 	printf("reserved: CPUs %s (%s), online %s, others %s\n",
 	       audit_set_text(report->reserved, 0),
 	       report->reserved_given ? "--cpus"
+	       : report->reserved_by_plan
+		       ? "its threads', less the plan's [children] CPUs"
 	       : report->others_count
 		       ? "its threads'"
 		       : "its threads', which span every online CPU: nothing "
@@ -488,7 +490,10 @@ static void audit_json_header(const struct audit_report *report)
 	audit_json_key("online", audit_set_text(report->online, 0), false);
 	audit_json_key("reserved", audit_set_text(report->reserved, 0), false);
 	audit_json_key("reserved_from",
-		       report->reserved_given ? "--cpus" : "threads", false);
+		       report->reserved_given	  ? "--cpus"
+		       : report->reserved_by_plan ? "threads less [children]"
+						  : "threads",
+		       false);
 	audit_json_key("others", audit_set_text(report->others, 0), false);
 	printf(", \"interval_s\": %.3f", report->seconds);
 	printf(", \"free\": %s",

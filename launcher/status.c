@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "cpulist.h"
+#include "placements.h"
 #include "proc.h"
-#include "record.h"
 #include "subcommands.h"
 
 #define STATUS_DEFAULT_MATCH "klippy.py"
@@ -92,56 +92,6 @@ static void status_usage(FILE *out)
 
 /* ---- the placement table ------------------------------------------------ */
 
-/* The table's descriptor in /proc/PID/fd, opened; -1 when there is none. */
-static int status_open_table(const char *root, pid_t pid)
-{
-	char dir[4096], link[4096], target[256];
-	pid_t *fds;
-	size_t count;
-	int found = -1;
-
-	if (!proc_path(dir, sizeof(dir), root, "/proc/%d/fd", (int)pid) ||
-	    proc_list_ids(dir, &fds, &count) != 0)
-		return -1; /* errno EACCES: another user's */
-	for (size_t i = 0; i < count && found < 0; i++) {
-		ssize_t used;
-
-		if (!proc_path(link, sizeof(link), root, "/proc/%d/fd/%d",
-			       (int)pid, (int)fds[i]))
-			continue;
-		used = readlink(link, target, sizeof(target) - 1);
-		if (used <= 0)
-			continue;
-		target[used] = '\0';
-		if (strncmp(target, "/memfd:" RECORD_NAME,
-			    strlen("/memfd:" RECORD_NAME)) == 0)
-			found = open(link, O_RDONLY | O_CLOEXEC);
-	}
-	free(fds);
-	return found;
-}
-
-/* One slot as it was between two writes; false when it is free. */
-static bool status_read_slot(int fd, size_t index, struct record_slot *slot)
-{
-	off_t at = (off_t)(offsetof(struct record_table, slots) +
-			   index * sizeof(*slot));
-	unsigned char first[sizeof(*slot)], again[sizeof(*slot)];
-
-	for (int tries = 0; tries < 8; tries++) {
-		if (pread(fd, first, sizeof(first), at) != sizeof(first) ||
-		    pread(fd, again, sizeof(again), at) != sizeof(again))
-			return false;
-		if (memcmp(first, again, sizeof(again)) != 0)
-			continue;
-		memcpy(slot, first, sizeof(first));
-		if (atomic_load(&slot->sequence) % 2 == 0)
-			return atomic_load(&slot->tid) != 0 &&
-			       slot->event[0] != '\0';
-	}
-	return false; /* written all along: taken on the next look */
-}
-
 static void status_fill_placed(const struct record_slot *slot,
 			       struct status_placed *placed)
 {
@@ -163,35 +113,23 @@ static void status_fill_placed(const struct record_slot *slot,
 /* Fills each row's placement from the table, when there is one. */
 static void status_read_table(const char *root, struct status_process *process)
 {
-	struct record_table header;
-	struct record_slot slot;
-	int fd = status_open_table(root, process->pid);
+	struct placements table;
 
-	if (fd < 0) {
+	if (placements_read(root, process->pid, &table) != 0) {
 		process->table_error =
 			errno == EACCES || errno == EPERM ? errno : 0;
 		return;
 	}
-	if (pread(fd, &header, offsetof(struct record_table, slots), 0) !=
-		    (ssize_t)offsetof(struct record_table, slots) ||
-	    header.magic != RECORD_MAGIC || header.pid != process->pid ||
-	    header.slot_count != RECORD_SLOTS) {
-		close(fd);
-		return;
-	}
 	process->has_table = true;
-	snprintf(process->config, sizeof(process->config), "%.*s",
-		 (int)sizeof(header.config) - 1, header.config);
-	for (size_t i = 0; i < RECORD_SLOTS; i++) {
-		if (!status_read_slot(fd, i, &slot))
-			continue;
-		for (size_t r = 0; r < process->count; r++)
-			if (process->rows[r].thread.tid ==
-			    atomic_load(&slot.tid))
-				status_fill_placed(&slot,
-						   &process->rows[r].placed);
+	snprintf(process->config, sizeof(process->config), "%s", table.config);
+	for (size_t r = 0; r < process->count; r++) {
+		const struct record_slot *slot =
+			placements_find(&table, process->rows[r].thread.tid);
+
+		if (slot)
+			status_fill_placed(slot, &process->rows[r].placed);
 	}
-	close(fd);
+	placements_free(&table);
 }
 
 /* ---- one look at a process ---------------------------------------------- */

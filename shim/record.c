@@ -11,7 +11,8 @@
 static struct record_table *record_table;
 static int record_fd = -1;
 
-void record_open(pid_t pid, const char *config)
+void record_open(pid_t pid, const char *config, const cpu_set_t *children,
+		 size_t setsize)
 {
 	int fd = memfd_create(RECORD_NAME, MFD_CLOEXEC);
 	void *table;
@@ -42,6 +43,13 @@ void record_open(pid_t pid, const char *config)
 	if (config)
 		strncpy(record_table->config, config,
 			sizeof(record_table->config) - 1);
+	if (children) {
+		size_t bytes = setsize < RECORD_MASK_BYTES ? setsize
+							   : RECORD_MASK_BYTES;
+
+		memcpy(record_table->children, children, bytes);
+		record_table->children_bytes = (uint32_t)bytes;
+	}
 	/* Last: a reader that sees the magic sees the rest. */
 	atomic_thread_fence(memory_order_release);
 	record_table->magic = RECORD_MAGIC;

@@ -40,11 +40,17 @@ struct record_table {
 	int32_t pid;
 	uint32_t slot_count;
 	char config[256]; /* the config file, "" for the built-in plan */
+	/* [children]'s CPUs (0 bytes: it sets none): the ones the plan
+	 * leaves to other work, so `audit` knows which are reserved */
+	uint32_t children_bytes;
+	uint8_t children[RECORD_MASK_BYTES];
 	struct record_slot slots[RECORD_SLOTS];
 };
 
-/* In the launched process: makes the table (nothing when it cannot). */
-void record_open(pid_t pid, const char *config);
+/* In the launched process: makes the table (nothing when it cannot);
+ * children is [children]'s CPU set of setsize bytes, or NULL. */
+void record_open(pid_t pid, const char *config, const cpu_set_t *children,
+		 size_t setsize);
 
 /* Writes a placement of thread tid into *slot, claiming one when *slot is
  * -1 (none is left: nothing kept). No system call, no lock, no stdio. */

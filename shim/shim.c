@@ -618,7 +618,8 @@ static void shim_init(void)
 		goto off;
 	if (role == SHIM_TARGET) {
 		shim_registry_init();
-		record_open(pid, shim_plan.source);
+		record_open(pid, shim_plan.source, shim_plan.children.set,
+			    CPULIST_SETSIZE);
 		if (pthread_key_create(&shim_exit_key, shim_thread_exit) != 0)
 			goto off;
 		for (size_t i = 0; i < shim_plan.warning_count; i++)

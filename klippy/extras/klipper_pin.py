@@ -21,12 +21,13 @@ RECORD_NAME = "klipper-pin-placements"
 RECORD_MAGIC = 0x316e69702d706b6b  # "kpk-pin1"
 RECORD_SLOTS = 1024
 RECORD_MASK_BYTES = 128
-# magic, pid, slot_count, config[256]
-HEADER = struct.Struct("=QiI256s")
+# magic, pid, slot_count, config[256], children_bytes, children[128], and
+# 4 bytes of padding: the slots start 8-aligned
+HEADER = struct.Struct("=QiI256sI128s4x")
 # sequence, tid, seq, event[8], rule[48], result[40], want_bytes,
 # want[128], padding
 SLOT = struct.Struct("=IiQ8s48s40sI128s4x")
-SLOTS_OFFSET = HEADER.size  # 272, a multiple of 8
+SLOTS_OFFSET = HEADER.size  # 408, a multiple of 8
 TABLE_SIZE = SLOTS_OFFSET + RECORD_SLOTS * SLOT.size
 # Slot fields in 32-bit words, for reading every tid at once.
 WORDS_PER_SLOT = SLOT.size // 4
@@ -107,7 +108,7 @@ class PlacementTable:
             return
         finally:
             os.close(fd)
-        magic, pid, count, config = HEADER.unpack_from(self.map, 0)
+        magic, pid, count, config, _, _ = HEADER.unpack_from(self.map, 0)
         if magic != RECORD_MAGIC or pid != self.pid or count != RECORD_SLOTS:
             self.map.close()
             self.map = None

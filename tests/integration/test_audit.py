@@ -444,3 +444,28 @@ def test_nothing_set_apart_and_a_process_that_exits_while_watched(run):
     expect_equal(result.returncode, 2, "gone before it was judged")
     expect(f"process {short.pid} exited while it was watched" in
            result.stderr, result.stderr)
+
+
+def test_the_plans_children_cpus_are_left_to_other_work(run):
+    """The shipped plan runs housekeeping where [children] go: the CPUs
+    reserved are the threads' less those, as the placement table says."""
+    need_cpus(2)
+    conf = run.write("children.conf", "[main]\ncpus: 1\n[thread all]\n"
+                     "cpus: 0-1\n[children]\ncpus: 0\n")
+    process = subprocess.Popen(
+        [run.build.launcher, "--config", conf, "--log", "none", "--",
+         run.build.holding, "hold", "2"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=run.env())
+    try:
+        expect(any(line.startswith("ready") for line in process.stdout),
+               "the program ran")
+        result, report = audit_json(run, None, str(process.pid))
+        text = audit(run, None, str(process.pid))
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+    expect_equal((report["reserved"], report["reserved_from"]),
+                 ("1", "threads less [children]"), "CPUs reserved")
+    expect("reserved: CPUs 1 (its threads', less the plan's [children] "
+           "CPUs)" in text.stdout, text.stdout)

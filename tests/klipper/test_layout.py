@@ -24,6 +24,8 @@ def assertions(m):
         ("struct record_table", "magic", 0), ("struct record_table", "pid", 8),
         ("struct record_table", "slot_count", 12),
         ("struct record_table", "config", 16),
+        ("struct record_table", "children_bytes", 272),
+        ("struct record_table", "children", 276),
         ("struct record_table", "slots", m.SLOTS_OFFSET),
         ("struct record_slot", "sequence", 0),
         ("struct record_slot", "tid", 4 * m.TID_WORD),
@@ -59,7 +61,7 @@ def formats_agree(m):
     slot = "=IiQ8s48s40sI128s4x"
     assert m.SLOT.format == slot and m.SLOT.size == 248, m.SLOT.format
     assert struct.calcsize("=IiQ8s48s40s") == 112
-    assert m.HEADER.size == 272 and m.SLOTS_OFFSET % 8 == 0
+    assert m.HEADER.size == 408 and m.SLOTS_OFFSET % 8 == 0
 
 
 def compile_with(cc, source):
