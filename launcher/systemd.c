@@ -465,8 +465,11 @@ static void systemd_print_notes(const struct systemd_options *options,
 	printf("ExecStart:       %s (%s:%d)\n", job->exec_start->value,
 	       job->exec_start->file, job->exec_start->line);
 	printf("User:            %s\n", job->user ? job->user : "(root)");
+	/* Its variables reach the wrapped command as before: systemd
+	 * expands them in ExecStart=, klipper-pin never sees them. */
 	for (size_t i = 0; i < files->count; i++)
-		printf("EnvironmentFile: %s (%s:%d)\n", files->items[i].value,
+		printf("EnvironmentFile: %s (%s%s:%d)\n", files->items[i].value,
+		       files->items[i].value[0] == '-' ? "optional; " : "",
 		       files->items[i].file, files->items[i].line);
 	printf("config:          %s (%s)\n", job->plan.config, job->plan.why);
 	printf("launcher:        %s\n", job->launcher);

@@ -201,7 +201,7 @@ def test_kiauh_unit_with_environment_file_and_klipper_args(run):
     # The shipped config's serial thread: fifo, priority 10.
     expect_equal(settings(text, "LimitRTPRIO"), ["10"], "LimitRTPRIO")
     expect_equal(settings(text, "LimitNICE"), [], "no negative nice")
-    expect("EnvironmentFile: %h/printer_data/systemd/klipper.env"
+    expect("EnvironmentFile: %h/printer_data/systemd/klipper.env (/etc"
            in completed.stdout, f"the environment file noted: "
            f"{completed.stdout}")
     expect("User:            pi" in completed.stdout, "User= noted")
