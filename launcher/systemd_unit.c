@@ -368,8 +368,9 @@ static int unit_find_dropins(const char *root, const char *name,
 			if (unit_add_dropins(root, dir, state) != 0)
 				return -1;
 		}
-	qsort(state->dropins, state->dropin_count, sizeof(*state->dropins),
-	      unit_compare_basenames);
+	if (state->dropin_count)
+		qsort(state->dropins, state->dropin_count,
+		      sizeof(*state->dropins), unit_compare_basenames);
 	return 0;
 }
 
