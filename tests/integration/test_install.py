@@ -74,13 +74,18 @@ class Printer:
         self.config = os.path.join(self.data, "config", "klipper-pin.conf")
         self.moonraker = os.path.join(self.data, "config", "moonraker.conf")
         self.log = os.path.join(self.data, "logs", "klipper-pin.log")
-        self.dropin = os.path.join(self.root, "etc/systemd/system/klipper.service.d/klipper-pin.conf")
+        self.dropin = os.path.join(self.root, "etc/systemd/system/klipper.service.d/zz-klipper-pin.conf")
         for folder in ("klipper/klippy/extras", "printer_data/config", "printer_data/logs"):
             os.makedirs(os.path.join(self.home, folder))
         if plugins:
             os.makedirs(os.path.join(self.home, "klipper/klippy/plugins"))
         self.write(self.moonraker, MOONRAKER)
         self.write(os.path.join(self.root, "etc/systemd/system/klipper.service"), UNIT)
+        # The home seen from inside the system tree, as on a real machine:
+        # `systemd --root` reads every path of the unit under the root.
+        inside = self.root + self.home
+        os.makedirs(os.path.dirname(inside))
+        os.symlink(self.home, inside)
         os.makedirs(self.bin)
         for name, text in FAKES.items():
             self.write(os.path.join(self.bin, name), text)
