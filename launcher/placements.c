@@ -87,7 +87,9 @@ static int placements_read_header(int fd, pid_t pid, struct placements *table)
 	table->config[sizeof(table->config) - 1] = '\0';
 	if (bytes == 0)
 		return 0;
-	table->children = calloc(1, CPULIST_SETSIZE);
+	table->children = CPU_ALLOC(CPULIST_MAX_CPU + 1);
+	if (table->children)
+		CPU_ZERO_S(CPULIST_SETSIZE, table->children);
 	if (!table->children ||
 	    pread(fd, table->children, bytes,
 		  offsetof(struct record_table, children)) != (ssize_t)bytes)
@@ -129,6 +131,7 @@ const struct record_slot *placements_find(const struct placements *table,
 void placements_free(struct placements *table)
 {
 	free(table->slots);
-	free(table->children);
+	if (table->children)
+		CPU_FREE(table->children);
 	memset(table, 0, sizeof(*table));
 }
