@@ -260,6 +260,43 @@ add_moonraker_section() {
 	say "added [update_manager klipper-pin] to $moonraker_conf"
 }
 
+# klipper-pin on PATH (for `klipper-pin status`): a link to current's, so
+# that every update is the one the command runs too. Something else there
+# (a `make install`) is left alone.
+command_link() {
+	echo "${root%/}/usr/local/bin/klipper-pin"
+}
+
+link_command() {
+	local link
+	link=$(command_link)
+	if [ -L "$link" ] && [ "$(readlink "$link")" = "$deploy/current/klipper-pin" ]; then
+		say "klipper-pin is on PATH already: $link"
+		return
+	fi
+	if [ -e "$link" ] || [ -L "$link" ]; then
+		say "keeping $link (not install.sh's; run $deploy/current/klipper-pin, or remove it and install again)"
+		return
+	fi
+	[ -d "$(dirname "$link")" ] || {
+		say "no $(dirname "$link"): klipper-pin is $deploy/current/klipper-pin"
+		return
+	}
+	sudo ln -s "$deploy/current/klipper-pin" "$link" || die "cannot link $link"
+	state_set command-link "$link"
+	say "linked $link -> $deploy/current/klipper-pin"
+}
+
+unlink_command() {
+	local link
+	link=$(state_get command-link)
+	[ -n "$link" ] || return 0
+	if [ -L "$link" ] && [ "$(readlink "$link")" = "$deploy/current/klipper-pin" ]; then
+		sudo rm -f "$link"
+		say "removed the link $link"
+	fi
+}
+
 restart_klipper() {
 	say "restarting $unit"
 	sudo systemctl restart "$unit" || die "systemctl restart $unit failed"
@@ -271,12 +308,13 @@ do_install() {
 	build
 	copy_config
 	install_unit
+	link_command
 	link_module
 	add_moonraker_section
 	restart_klipper
 	say "installed. Check your config as klippy's user with:"
-	say "  $deploy/current/klipper-pin check --config $config"
-	say "and read where each thread went: journalctl -u $unit -b | grep klipper-pin"
+	say "  klipper-pin check --config $config"
+	say "and see where each thread runs: klipper-pin status"
 }
 
 # ---- uninstall --------------------------------------------------------------
@@ -359,6 +397,7 @@ do_uninstall() {
 	[ -f "$state" ] || die "klipper-pin is not installed from $clone (no $state)"
 	remove_moonraker_section
 	unlink_module
+	unlink_command
 	remove_unit
 	remove_config
 	remove_packages

@@ -86,6 +86,8 @@ class Printer:
         inside = self.root + self.home
         os.makedirs(os.path.dirname(inside))
         os.symlink(self.home, inside)
+        self.command = os.path.join(self.root, "usr/local/bin/klipper-pin")
+        os.makedirs(os.path.dirname(self.command))
         os.makedirs(self.bin)
         for name, text in FAKES.items():
             self.write(os.path.join(self.bin, name), text)
@@ -350,11 +352,18 @@ def test_install_twice_then_uninstall(runner):
         home_before = snapshot(printer.home, [printer.log])
         root_before = snapshot(printer.root)
         printer.install()
+        expect_equal(os.readlink(printer.command),
+                     os.path.join(printer.clone, "deploy/current/klipper-pin"),
+                     "klipper-pin on PATH, the build current points to")
+        version = printer.run([printer.command, "--version"])
+        expect(version.stdout.startswith("klipper-pin "),
+               f"the command runs: {version.stdout} {version.stderr}")
         home_once = snapshot(printer.home, [printer.log])
         root_once = snapshot(printer.root)
         dropin_once = printer.read(printer.dropin)
         again = printer.install()
         expect("keeping your" in again.stdout and "linked already" in again.stdout
+               and "on PATH already" in again.stdout
                and "keeping the [update_manager klipper-pin] section" in again.stdout,
                f"the second install says what it kept:\n{again.stdout}")
         expect_same_tree(home_once, snapshot(printer.home, [printer.log]), "the home after a second install")
