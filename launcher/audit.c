@@ -556,9 +556,12 @@ static void audit_count(struct audit_report *report)
 			report->system.irqbalance_running = true;
 }
 
+/* Movable work is what systemd and the users start: `reserve` moves it
+ * all. Unbound kernel threads only the kernel command line moves
+ * (isolcpus=): listed, advised, not counted. */
 static int audit_verdict(const struct audit_report *report)
 {
-	if (report->processes || report->kernel_unbound)
+	if (report->processes)
 		return AUDIT_NOT_FREE;
 	/* Free, unless a thread we could not read may be there. */
 	if (report->tasks.unreadable) {

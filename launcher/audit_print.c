@@ -302,8 +302,8 @@ static void audit_text_kernel(const struct audit_report *report)
 	       report->kernel_per_cpu);
 	if (report->kernel_per_cpu)
 		audit_text_kernel_names(report, true);
-	printf("\nunbound kernel threads that may run there (only isolcpus= "
-	       "moves them): %zu\n",
+	printf("\nunbound kernel threads that may run there (not counted: only "
+	       "isolcpus= on the kernel command line keeps them off): %zu\n",
 	       report->kernel_unbound);
 	if (report->kernel_unbound)
 		audit_text_kernel_names(report, false);
@@ -419,16 +419,15 @@ static void audit_text_verdict(const struct audit_report *report)
 {
 	const char *cpus = audit_set_text(report->reserved, 0);
 
-	if (report->processes || report->kernel_unbound)
+	if (report->processes)
 		printf("\nverdict: CPUs %s are not free: %zu processes (%zu "
-		       "threads) and %zu unbound kernel threads may run "
-		       "there\n",
-		       cpus, report->processes, report->threads,
-		       report->kernel_unbound);
+		       "threads) may run there\n",
+		       cpus, report->processes, report->threads);
 	else
 		printf("\nverdict: CPUs %s are free of other movable work "
-		       "(%zu per-CPU kernel threads stay)\n",
-		       cpus, report->kernel_per_cpu);
+		       "(%zu per-CPU kernel threads stay; %zu unbound kernel "
+		       "threads may run there until isolcpus=)\n",
+		       cpus, report->kernel_per_cpu, report->kernel_unbound);
 	if (report->problems.count)
 		printf("         %zu problems reading files (said on "
 		       "stderr)\n",
@@ -496,8 +495,7 @@ static void audit_json_header(const struct audit_report *report)
 		       false);
 	audit_json_key("others", audit_set_text(report->others, 0), false);
 	printf(", \"interval_s\": %.3f", report->seconds);
-	printf(", \"free\": %s",
-	       report->processes || report->kernel_unbound ? "false" : "true");
+	printf(", \"free\": %s", report->processes ? "false" : "true");
 	printf(", \"processes_there\": %zu, \"threads_there\": %zu, "
 	       "\"kernel_unbound_there\": %zu, \"kernel_per_cpu_there\": "
 	       "%zu, \"audited_threads\": %zu, \"unreadable_threads\": %zu",

@@ -119,6 +119,14 @@ def test_free_when_every_other_process_is_kept_off(run):
     text = audit(run, tree, "100")
     expect_equal(text.returncode, 0, "text exit")
     expect("verdict: CPUs 2-3 are free" in text.stdout, text.stdout)
+    # What reserve --apply and a reboot leave: the kernel's unbound
+    # threads, which only isolcpus= moves; listed, not counted.
+    tree.process(50, "kworker/u8:1", "0-3", kernel=True)
+    result, report = audit_json(run, tree, "100")
+    expect_equal((result.returncode, report["free"]), (0, True),
+                 f"free, an unbound kernel thread aside ({result.stdout})")
+    expect_equal([k["name"] for k in report["kernel_unbound"]],
+                 ["kworker/u8:1"], "and it is listed")
 
 
 def test_default_finds_klippy_by_its_command_line(run):
@@ -152,7 +160,7 @@ def test_not_free_lists_each_process_by_unit(run):
     expect_equal(bash["threads"], 2, "both of bash's threads")
     expect_equal(report["processes_there"], 2, "counted")
     expect_equal([k["name"] for k in report["kernel_unbound"]],
-                 ["kworker/u8:1"], "an unbound kernel thread is movable work")
+                 ["kworker/u8:1"], "an unbound kernel thread, listed")
     advice = "\n".join(a["lines"] for a in report["advice"])
     for line in ("klipper-pin reserve --cpus 2-3 --apply",
                  "CPUAffinity=0-1", "CPUAffinity=0-3",
