@@ -505,6 +505,7 @@ int main(int argc, char **argv)
 			{ "audit", audit_main },
 			{ "reserve", reserve_main },
 			{ "systemd", systemd_main },
+			{ "probe", probe_main },
 		};
 
 		if (strcmp(argv[optind], "check") == 0)

@@ -10,5 +10,6 @@ int status_main(int argc, char **argv);	 /* launcher/status.c */
 int audit_main(int argc, char **argv);	 /* launcher/audit.c */
 int reserve_main(int argc, char **argv); /* launcher/reserve.c */
 int systemd_main(int argc, char **argv); /* launcher/systemd.c */
+int probe_main(int argc, char **argv);
 
 #endif
