@@ -506,6 +506,7 @@ int main(int argc, char **argv)
 			{ "reserve", reserve_main },
 			{ "systemd", systemd_main },
 			{ "probe", probe_main },
+			{ "report", report_main },
 		};
 
 		if (strcmp(argv[optind], "check") == 0)

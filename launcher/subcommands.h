@@ -11,5 +11,6 @@ int audit_main(int argc, char **argv);	 /* launcher/audit.c */
 int reserve_main(int argc, char **argv); /* launcher/reserve.c */
 int systemd_main(int argc, char **argv); /* launcher/systemd.c */
 int probe_main(int argc, char **argv);
+int report_main(int argc, char **argv);
 
 #endif
