@@ -442,8 +442,12 @@ static void *probe_thread(void *argument)
 	struct timespec next;
 
 	if (probe_place(run) == 0) {
-		/* As cyclictest -m: no page fault in the loop. Best effort. */
+		/* As cyclictest -m: no page fault in the loop. Best effort;
+		 * never under a sanitizer, whose shadow memory would all be
+		 * faulted in. */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 		(void)mlockall(MCL_CURRENT);
+#endif
 		run->has_wait = probe_read_wait(&run->wait_before);
 		clock_gettime(CLOCK_MONOTONIC, &next);
 		probe_add_ns(&next, run->interval_ns);
