@@ -410,12 +410,14 @@ static void report_print_value(double value)
 static void report_print_session(const struct report_options *o,
 				 const struct report_session *s, size_t index)
 {
+	const char *how = strcmp(s->kind, "continued") == 0
+				  ? "begun in an earlier log"
+			  : strcmp(s->kind, "start") == 0 ? "klippy started"
+							  : "printer restarted";
+
 	printf("session %zu: %s:%ld, %s%s%s, %zu Stats line%s\n", index + 1,
-	       s->file, s->line,
-	       strcmp(s->kind, "continued") == 0 ? "begun in an earlier log"
-	       : strcmp(s->kind, "start") == 0	 ? "klippy started "
-						 : "printer restarted ",
-	       s->started, "", s->stats_lines, s->stats_lines == 1 ? "" : "s");
+	       s->file, s->line, how, s->started[0] ? " " : "", s->started,
+	       s->stats_lines, s->stats_lines == 1 ? "" : "s");
 	printf("  events: timer_too_close=%zu mcu_shutdown=%zu shutdown=%zu\n",
 	       s->timer_too_close, s->mcu_shutdowns, s->shutdowns);
 	if (s->inactive)
