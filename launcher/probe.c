@@ -27,54 +27,10 @@
 #include "build.h"
 #include "cpulist.h"
 #include "plan.h"
+#include "probe.h"
 #include "probe_load.h"
-#include "probe_stats.h"
 #include "proc.h"
 #include "subcommands.h"
-
-#define PROBE_EXIT_CANNOT_RUN 1
-#define PROBE_EXIT_USAGE 2
-#define PROBE_MAX_SAMPLES 10000000u
-#define PROBE_MAX_INTERVAL_NS 1000000000LL
-#define PROBE_NS 1000000000LL
-
-/* What the probe thread is to be given; unset fields keep what it has. */
-struct probe_placement {
-	cpu_set_t *cpus; /* NULL: keep */
-	enum plan_policy policy;
-	int priority;
-	bool has_nice;
-	int nice;
-	char rule[64]; /* "" when no config rule is used */
-};
-
-struct probe_options {
-	long long interval_ns, duration_ns, threshold_ns;
-	unsigned long long count;
-	const char *cpus, *policy, *config, *rule, *load;
-	int priority; /* -1: not given */
-	bool has_nice;
-	int nice;
-	unsigned long siblings;
-	bool json;
-};
-
-/* Shared by the probe thread and the main thread. */
-struct probe_run {
-	const struct probe_placement *placement;
-	size_t want;
-	long long interval_ns;
-	int64_t *samples;
-	unsigned long *woke; /* wake-ups per CPU, CPULIST_MAX_CPU + 1 */
-	atomic_size_t got;
-	atomic_bool stop, done;
-	bool has_wait;
-	unsigned long long wait_before, wait_after;
-	char allowed[1024];	    /* the CPUs it may run on, once placed */
-	int policy, priority, nice; /* what it runs with, once placed */
-	int failure;		    /* errno of a placement that failed, or 0 */
-	char problem[512];
-};
 
 static void probe_usage(FILE *out)
 {
@@ -86,7 +42,7 @@ static void probe_usage(FILE *out)
 	      "NAME]\n"
 	      "                         [--load LIST] [--siblings N] "
 	      "[--threshold TIME]\n"
-	      "                         [--json]\n"
+	      "                         [--compare [--rounds N]] [--json]\n"
 	      "\n"
 	      "Measures wake-up latency as cyclictest does: a thread sleeps "
 	      "to absolute\n"
@@ -111,6 +67,12 @@ static void probe_usage(FILE *out)
 	      "                        1 ms idle), where it may run\n"
 	      "  -t, --threshold TIME  count wake-ups later than this "
 	      "(default 1ms)\n"
+	      "      --compare         rounds of: unplaced, the whole process "
+	      "on the\n"
+	      "                        placement's CPUs, the placement; side "
+	      "by side\n"
+	      "      --rounds N        with --compare (default 3), N wake-ups "
+	      "each\n"
 	      "  -j, --json            one JSON document\n"
 	      "  -h, --help            this text\n"
 	      "\n"
@@ -171,19 +133,6 @@ static bool probe_parse_long(const char *text, long long low, long long high,
 		return false;
 	*out = value;
 	return true;
-}
-
-/* "1ms", "1500us": the shortest exact way to write ns. */
-static void probe_format_time(long long ns, char *buf, size_t len)
-{
-	if (ns != 0 && ns % PROBE_NS == 0)
-		snprintf(buf, len, "%llds", ns / PROBE_NS);
-	else if (ns != 0 && ns % 1000000 == 0)
-		snprintf(buf, len, "%lldms", ns / 1000000);
-	else if (ns % 1000 == 0)
-		snprintf(buf, len, "%lldus", ns / 1000);
-	else
-		snprintf(buf, len, "%lldns", ns);
 }
 
 static int probe_bad(const char *what, const char *value, const char *expected)
@@ -475,173 +424,6 @@ static void *probe_thread(void *argument)
 	return NULL;
 }
 
-/* ---- the report ---------------------------------------------------------- */
-
-static void probe_json_string(const char *text)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	putchar('"');
-}
-
-/* The CPUs the probe woke on, as a list ("1", "0-1"). */
-static void probe_woke_text(const struct probe_run *run, char *buf, size_t len)
-{
-	cpu_set_t *set = CPU_ALLOC(CPULIST_MAX_CPU + 1);
-
-	buf[0] = '\0';
-	if (!set)
-		return;
-	CPU_ZERO_S(CPULIST_SETSIZE, set);
-	for (unsigned cpu = 0; cpu <= CPULIST_MAX_CPU; cpu++)
-		if (run->woke[cpu])
-			CPU_SET_S(cpu, CPULIST_SETSIZE, set);
-	cpulist_format(set, CPULIST_SETSIZE, buf, len);
-	CPU_FREE(set);
-}
-
-struct probe_report {
-	const struct probe_options *options;
-	const struct probe_placement *placement;
-	const struct probe_run *run;
-	const struct probe_summary *summary;
-	const char *asked; /* the CPUs asked for, or "inherit" */
-	const char *woke;
-	int signal; /* what stopped it, or 0 */
-};
-
-static void probe_print_json(const struct probe_report *report)
-{
-	const struct probe_summary *s = report->summary;
-	const struct probe_run *run = report->run;
-	bool first = true;
-
-	printf("{\"count\": %zu, \"asked\": %zu, \"interval_ns\": %lld, ",
-	       s->count, run->want, report->options->interval_ns);
-	printf("\"cpus\": ");
-	probe_json_string(report->asked);
-	printf(", \"allowed\": ");
-	probe_json_string(run->allowed);
-	printf(", \"policy\": ");
-	probe_json_string(proc_policy_name(run->policy));
-	printf(", \"priority\": %d, \"nice\": %d", run->priority, run->nice);
-	printf(", \"rule\": ");
-	if (report->placement->rule[0])
-		probe_json_string(report->placement->rule);
-	else
-		printf("null");
-	printf(", \"load\": ");
-	probe_json_string(report->options->load ? report->options->load : "");
-	printf(", \"siblings\": %lu, \"woke_on\": ", report->options->siblings);
-	probe_json_string(report->woke);
-	printf(", \"woke_per_cpu\": {");
-	for (unsigned cpu = 0; cpu <= CPULIST_MAX_CPU; cpu++)
-		if (run->woke[cpu]) {
-			printf("%s\"%u\": %lu", first ? "" : ", ", cpu,
-			       run->woke[cpu]);
-			first = false;
-		}
-	printf("}, \"min_ns\": %lld, \"mean_ns\": %.1f, \"p50_ns\": %lld, "
-	       "\"p99_ns\": %lld, \"p999_ns\": %lld, \"max_ns\": %lld, ",
-	       (long long)s->min, s->mean, (long long)s->p50, (long long)s->p99,
-	       (long long)s->p999, (long long)s->max);
-	printf("\"threshold_ns\": %lld, \"over_threshold\": %zu, ",
-	       report->options->threshold_ns, s->over);
-	if (run->has_wait)
-		printf("\"wait_before_ns\": %llu, \"wait_after_ns\": %llu, "
-		       "\"wait_ns\": %llu, ",
-		       run->wait_before, run->wait_after,
-		       run->wait_after - run->wait_before);
-	else
-		printf("\"wait_before_ns\": null, \"wait_after_ns\": null, "
-		       "\"wait_ns\": null, ");
-	printf("\"histogram\": [");
-	for (size_t b = 0; b < PROBE_BUCKETS; b++) {
-		printf("%s{\"low_ns\": %lld, \"high_ns\": ", b ? ", " : "",
-		       (long long)probe_stats_bucket_low(b));
-		if (b + 1 < PROBE_BUCKETS)
-			printf("%lld",
-			       (long long)probe_stats_bucket_low(b + 1));
-		else
-			printf("null");
-		printf(", \"count\": %zu}", s->buckets[b]);
-	}
-	printf("], \"interrupted\": %s}\n", report->signal ? "true" : "false");
-}
-
-static void probe_print_text(const struct probe_report *report)
-{
-	const struct probe_summary *s = report->summary;
-	const struct probe_run *run = report->run;
-	const struct probe_placement *placement = report->placement;
-	char interval[32], threshold[32];
-	size_t first = PROBE_BUCKETS, last = 0, most = 0;
-	int pad;
-
-	probe_format_time(report->options->interval_ns, interval,
-			  sizeof(interval));
-	probe_format_time(report->options->threshold_ns, threshold,
-			  sizeof(threshold));
-	printf("wake-ups:        %zu of %zu, every %s%s\n", s->count, run->want,
-	       interval, report->signal ? " (interrupted)" : "");
-	printf("placement:       cpus %s, policy %s, priority %d, nice %d",
-	       report->asked, proc_policy_name(run->policy), run->priority,
-	       run->nice);
-	if (placement->rule[0])
-		printf(" (rule %s)", placement->rule);
-	printf("\nallowed cpus:    %s\n", run->allowed);
-	printf("load:            cpus %s, siblings %lu\n",
-	       report->options->load ? report->options->load : "-",
-	       report->options->siblings);
-	printf("woke on cpus:    %s\n", report->woke[0] ? report->woke : "-");
-	printf("min:             %.1f us\n", (double)s->min / 1e3);
-	printf("mean:            %.1f us\n", s->mean / 1e3);
-	printf("p50:             %.1f us\n", (double)s->p50 / 1e3);
-	printf("p99:             %.1f us\n", (double)s->p99 / 1e3);
-	printf("p99.9:           %.1f us\n", (double)s->p999 / 1e3);
-	printf("max:             %.1f us\n", (double)s->max / 1e3);
-	pad = 11 - (int)strlen(threshold);
-	printf("over %s:%*s%zu\n", threshold, pad > 1 ? pad : 1, "", s->over);
-	if (run->has_wait)
-		printf("run-queue wait:  %.1f us (schedstat %llu -> %llu ns)\n",
-		       (double)(run->wait_after - run->wait_before) / 1e3,
-		       run->wait_before, run->wait_after);
-	else
-		printf("run-queue wait:  - (no schedstat here)\n");
-	for (size_t b = 0; b < PROBE_BUCKETS; b++)
-		if (s->buckets[b]) {
-			if (first == PROBE_BUCKETS)
-				first = b;
-			last = b;
-			if (s->buckets[b] > most)
-				most = s->buckets[b];
-		}
-	if (first == PROBE_BUCKETS)
-		return;
-	printf("\nhistogram (us):\n");
-	for (size_t b = first; b <= last; b++) {
-		char range[48];
-		int bar = (int)((s->buckets[b] * 40 + most - 1) / most);
-
-		if (b + 1 < PROBE_BUCKETS)
-			snprintf(range, sizeof(range), "%lld-%lld",
-				 (long long)probe_stats_bucket_low(b) / 1000,
-				 (long long)probe_stats_bucket_low(b + 1) /
-					 1000);
-		else
-			snprintf(range, sizeof(range), "%lld+",
-				 (long long)probe_stats_bucket_low(b) / 1000);
-		printf("  %-14s %8zu %.*s\n", range, s->buckets[b], bar,
-		       "########################################");
-	}
-}
-
 /* ---- the command --------------------------------------------------------- */
 
 static int probe_parse(int argc, char **argv, struct probe_options *options)
@@ -653,6 +435,8 @@ static int probe_parse(int argc, char **argv, struct probe_options *options)
 		OPTION_NICE,
 		OPTION_LOAD,
 		OPTION_SIBLINGS,
+		OPTION_COMPARE,
+		OPTION_ROUNDS,
 	};
 	static const struct option longs[] = {
 		{ "count", required_argument, NULL, 'n' },
@@ -666,6 +450,8 @@ static int probe_parse(int argc, char **argv, struct probe_options *options)
 		{ "rule", required_argument, NULL, 'r' },
 		{ "load", required_argument, NULL, OPTION_LOAD },
 		{ "siblings", required_argument, NULL, OPTION_SIBLINGS },
+		{ "compare", no_argument, NULL, OPTION_COMPARE },
+		{ "rounds", required_argument, NULL, OPTION_ROUNDS },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -734,6 +520,15 @@ static int probe_parse(int argc, char **argv, struct probe_options *options)
 						 "0 to 64 threads");
 			options->siblings = (unsigned long)value;
 			break;
+		case OPTION_COMPARE:
+			options->compare = true;
+			break;
+		case OPTION_ROUNDS:
+			if (!probe_parse_long(optarg, 1, 100, &value))
+				return probe_bad("--rounds", optarg,
+						 "1 to 100 rounds");
+			options->rounds = (unsigned long)value;
+			break;
 		case 't':
 			if (!probe_parse_time(optarg, 1000,
 					      &options->threshold_ns) ||
@@ -782,6 +577,27 @@ static int probe_parse(int argc, char **argv, struct probe_options *options)
 	}
 	if (!options->count)
 		options->count = 1000;
+	if (options->rounds && !options->compare) {
+		fprintf(stderr, "klipper-pin probe: --rounds goes with "
+				"--compare\n");
+		return PROBE_EXIT_USAGE;
+	}
+	if (options->compare && !options->cpus && !options->rule) {
+		fprintf(stderr,
+			"klipper-pin probe: --compare needs a placement to "
+			"compare: --cpus LIST, or --config FILE --rule NAME\n");
+		return PROBE_EXIT_USAGE;
+	}
+	if (!options->rounds)
+		options->rounds = 3;
+	if (options->compare &&
+	    options->count * options->rounds > PROBE_MAX_SAMPLES) {
+		fprintf(stderr,
+			"klipper-pin probe: %llu wake-ups in each of %lu "
+			"rounds: at most %u in all expected\n",
+			options->count, options->rounds, PROBE_MAX_SAMPLES);
+		return PROBE_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -836,43 +652,204 @@ static int probe_placement(const struct probe_options *options,
 	return 0;
 }
 
-/* Waits for the probe thread, a line of progress on a terminal, and any
- * SIGINT, SIGTERM or SIGHUP (blocked: they arrive here). Returns the
- * signal that stopped it, or 0. */
+/* Waits for the probe thread, a line of progress on a terminal (label
+ * before it; NULL: none), and any SIGINT, SIGTERM or SIGHUP (blocked:
+ * they arrive here). Returns the signal that stopped it, or 0. */
 static int probe_wait(struct probe_run *run, const sigset_t *signals,
-		      bool progress)
+		      const char *label)
 {
-	const struct timespec tick = { 0, 200000000L };
+	/* Short: the end of a run is seen at the next tick. */
+	const struct timespec tick = { 0, 20000000L };
 	int stopped = 0;
 
-	while (!atomic_load(&run->done)) {
+	for (unsigned ticks = 0; !atomic_load(&run->done); ticks++) {
 		int caught = sigtimedwait(signals, NULL, &tick);
 
 		if (caught > 0 && !stopped) {
 			stopped = caught;
 			atomic_store(&run->stop, true);
 		}
-		if (progress)
-			fprintf(stderr, "\rprobe: %zu of %zu wake-ups",
+		if (label && ticks % 10 == 0)
+			fprintf(stderr, "\rprobe: %s%zu of %zu wake-ups", label,
 				atomic_load(&run->got), run->want);
 	}
-	if (progress)
-		fprintf(stderr, "\r%40s\r", "");
+	if (label)
+		fprintf(stderr, "\r%60s\r", "");
 	return stopped;
+}
+
+/* One way to measure: how the probe thread is placed, and the CPUs the
+ * whole process is put on meanwhile (NULL: where it was). */
+struct probe_setup {
+	const char *name;
+	struct probe_placement placement;
+	const cpu_set_t *process_cpus;
+	struct probe_run total; /* every round's wake-ups together */
+	struct probe_summary summary;
+	char asked[256], woke[256];
+};
+
+/* One round of a setup: its wake-ups from offset of the setup's samples,
+ * with the siblings started anew around it (where the process runs then).
+ * Returns 0, or -1 with the problem said and what it started stopped;
+ * *stopped is the signal that stopped it, or 0. */
+static int probe_once(const struct probe_options *options,
+		      struct probe_setup *setup, size_t offset,
+		      struct probe_load *load, const sigset_t *signals,
+		      const char *label, int *stopped)
+{
+	struct probe_run run = { .placement = &setup->placement };
+	struct probe_run *total = &setup->total;
+	cpu_set_t *before = NULL;
+	pthread_t thread;
+	int failure;
+
+	run.want = (size_t)options->count;
+	run.interval_ns = options->interval_ns;
+	run.samples = total->samples + offset;
+	run.woke = total->woke;
+	if (setup->process_cpus) {
+		/* The main thread's CPUs for the threads it starts now. */
+		before = CPU_ALLOC(CPULIST_MAX_CPU + 1);
+		if (!before ||
+		    sched_getaffinity(0, CPULIST_SETSIZE, before) != 0 ||
+		    sched_setaffinity(0, CPULIST_SETSIZE,
+				      setup->process_cpus) != 0) {
+			fprintf(stderr,
+				"klipper-pin probe: cannot place the process: "
+				"%s\n",
+				strerror(errno));
+			CPU_FREE(before);
+			return -1;
+		}
+	}
+	failure = probe_load_start_siblings(load, options->siblings);
+	if (failure == 0) {
+		failure = pthread_create(&thread, NULL, probe_thread, &run);
+		if (failure)
+			probe_load_stop_siblings(load);
+	}
+	if (before) {
+		(void)sched_setaffinity(0, CPULIST_SETSIZE, before);
+		CPU_FREE(before);
+	}
+	if (failure) {
+		fprintf(stderr,
+			"klipper-pin probe: cannot start a thread: %s\n",
+			strerror(failure));
+		return -1;
+	}
+	*stopped = probe_wait(&run, signals, label);
+	pthread_join(thread, NULL);
+	probe_load_stop_siblings(load);
+	if (run.failure) {
+		fprintf(stderr, "klipper-pin probe: %s\n", run.problem);
+		return -1;
+	}
+	total->want += run.want;
+	atomic_store(&total->got,
+		     atomic_load(&total->got) + atomic_load(&run.got));
+	memcpy(total->allowed, run.allowed, sizeof(total->allowed));
+	total->policy = run.policy;
+	total->priority = run.priority;
+	total->nice = run.nice;
+	if (run.has_wait) {
+		if (!total->has_wait) {
+			total->has_wait = true;
+			total->wait_before = run.wait_before;
+			total->wait_after = run.wait_before;
+		}
+		total->wait_after += run.wait_after - run.wait_before;
+	}
+	return 0;
+}
+
+/* The setups to measure: the placement alone, or with --compare the
+ * unplaced probe, the whole process on the placement's CPUs (as
+ * systemd's CPUAffinity= puts it) and the placement. Their count. */
+static size_t probe_setups(const struct probe_options *options,
+			   const struct probe_placement *placement,
+			   struct probe_setup *setups)
+{
+	memset(setups, 0, 3 * sizeof(setups[0]));
+	for (size_t i = 0; i < 3; i++)
+		setups[i].placement.policy = PLAN_POLICY_UNSET;
+	if (!options->compare) {
+		setups[0].name = "plan";
+		setups[0].placement = *placement;
+		return 1;
+	}
+	setups[0].name = "unplaced";
+	setups[1].name = "process";
+	setups[1].process_cpus = placement->cpus;
+	setups[2].name = "plan";
+	setups[2].placement = *placement;
+	return 3;
+}
+
+static void probe_print(const struct probe_options *options,
+			struct probe_setup *setups, size_t count, int stopped)
+{
+	struct probe_report reports[3];
+	const char *names[3];
+
+	for (size_t i = 0; i < count; i++) {
+		struct probe_setup *setup = &setups[i];
+		const cpu_set_t *asked = setup->placement.cpus
+						 ? setup->placement.cpus
+						 : setup->process_cpus;
+
+		probe_stats_summarize(setup->total.samples,
+				      atomic_load(&setup->total.got),
+				      options->threshold_ns, &setup->summary);
+		snprintf(setup->asked, sizeof(setup->asked), "inherit");
+		if (asked)
+			cpulist_format(asked, CPULIST_SETSIZE, setup->asked,
+				       sizeof(setup->asked));
+		probe_woke_text(&setup->total, setup->woke,
+				sizeof(setup->woke));
+		reports[i] = (struct probe_report){
+			.options = options,
+			.placement = &setup->placement,
+			.run = &setup->total,
+			.summary = &setup->summary,
+			.asked = setup->asked,
+			.woke = setup->woke,
+			.signal = stopped,
+		};
+		names[i] = setup->name;
+	}
+	if (options->json && !options->compare) {
+		probe_print_json(&reports[0]);
+	} else if (options->json) {
+		printf("{\"compare\": true, \"rounds\": %lu, \"interrupted\": "
+		       "%s, \"setups\": {",
+		       options->rounds, stopped ? "true" : "false");
+		for (size_t i = 0; i < count; i++) {
+			printf("%s\"%s\": ", i ? ", " : "", names[i]);
+			probe_print_json(&reports[i]);
+		}
+		printf("}}");
+	} else if (options->compare) {
+		probe_print_compare(reports, names, count);
+	} else {
+		probe_print_text(&reports[0]);
+	}
+	if (options->json)
+		putchar('\n');
+	fflush(stdout);
 }
 
 static int probe_measure(const struct probe_options *options,
 			 const struct probe_placement *placement,
 			 cpu_set_t *load_cpus)
 {
+	struct probe_setup setups[3];
 	struct probe_load load = { .children = NULL };
-	struct probe_run run = { .placement = placement };
-	struct probe_summary summary;
-	struct probe_report report = { .options = options };
+	size_t count = probe_setups(options, placement, setups);
+	size_t rounds = options->compare ? options->rounds : 1;
 	sigset_t signals, old;
-	pthread_t thread;
-	char asked[256] = "inherit", woke[256];
-	int failure, stopped = 0, status = PROBE_EXIT_CANNOT_RUN;
+	int stopped = 0, status = PROBE_EXIT_CANNOT_RUN;
 	bool progress;
 
 	/* Blocked before any child or thread exists, so that each inherits
@@ -882,13 +859,15 @@ static int probe_measure(const struct probe_options *options,
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &signals, &old);
-	run.want = (size_t)options->count;
-	run.interval_ns = options->interval_ns;
-	run.samples = calloc(run.want, sizeof(run.samples[0]));
-	run.woke = calloc(CPULIST_MAX_CPU + 1, sizeof(run.woke[0]));
-	if (!run.samples || !run.woke) {
-		fprintf(stderr, "klipper-pin probe: out of memory\n");
-		goto out;
+	for (size_t i = 0; i < count; i++) {
+		setups[i].total.samples =
+			calloc(rounds * options->count, sizeof(int64_t));
+		setups[i].total.woke =
+			calloc(CPULIST_MAX_CPU + 1, sizeof(unsigned long));
+		if (!setups[i].total.samples || !setups[i].total.woke) {
+			fprintf(stderr, "klipper-pin probe: out of memory\n");
+			goto out;
+		}
 	}
 	if (probe_load_start_children(&load, load_cpus, CPULIST_SETSIZE) != 0) {
 		fprintf(stderr,
@@ -896,24 +875,26 @@ static int probe_measure(const struct probe_options *options,
 			strerror(errno));
 		goto out;
 	}
-	failure = probe_load_start_siblings(&load, options->siblings);
-	if (failure == 0)
-		failure = pthread_create(&thread, NULL, probe_thread, &run);
-	if (failure) {
-		fprintf(stderr,
-			"klipper-pin probe: cannot start a thread: %s\n",
-			strerror(failure));
-		goto out;
-	}
-	progress = isatty(STDERR_FILENO) &&
-		   (long double)options->interval_ns * run.want > PROBE_NS;
-	stopped = probe_wait(&run, &signals, progress);
-	pthread_join(thread, NULL);
+	progress = isatty(STDERR_FILENO) && (long double)options->interval_ns *
+							    options->count *
+							    rounds * count >
+						    PROBE_NS;
+	/* Round by round, each setup in turn: what the machine does
+	 * meanwhile falls on every setup alike. */
+	for (size_t r = 0; r < rounds && !stopped; r++)
+		for (size_t i = 0; i < count && !stopped; i++) {
+			char label[96] = "";
+
+			if (options->compare)
+				snprintf(label, sizeof(label),
+					 "round %zu of %zu, %s: ", r + 1,
+					 rounds, setups[i].name);
+			if (probe_once(options, &setups[i], r * options->count,
+				       &load, &signals, progress ? label : NULL,
+				       &stopped) != 0)
+				goto out;
+		}
 	probe_load_stop(&load);
-	if (run.failure) {
-		fprintf(stderr, "klipper-pin probe: %s\n", run.problem);
-		goto out;
-	}
 	if (!stopped) {
 		const struct timespec none = { 0, 0 };
 		int late = sigtimedwait(&signals, NULL, &none);
@@ -921,29 +902,15 @@ static int probe_measure(const struct probe_options *options,
 		if (late > 0)
 			stopped = late;
 	}
-	probe_stats_summarize(run.samples, atomic_load(&run.got),
-			      options->threshold_ns, &summary);
-	if (placement->cpus)
-		cpulist_format(placement->cpus, CPULIST_SETSIZE, asked,
-			       sizeof(asked));
-	probe_woke_text(&run, woke, sizeof(woke));
-	report.placement = placement;
-	report.run = &run;
-	report.summary = &summary;
-	report.asked = asked;
-	report.woke = woke;
-	report.signal = stopped;
-	if (options->json)
-		probe_print_json(&report);
-	else
-		probe_print_text(&report);
-	fflush(stdout);
+	probe_print(options, setups, count, stopped);
 	status = stopped ? 128 + stopped : 0;
 out:
 	probe_load_stop(&load);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	free(run.samples);
-	free(run.woke);
+	for (size_t i = 0; i < count; i++) {
+		free(setups[i].total.samples);
+		free(setups[i].total.woke);
+	}
 	return status;
 }
 

@@ -109,6 +109,7 @@ int probe_load_start_siblings(struct probe_load *load, size_t count)
 {
 	if (count == 0)
 		return 0;
+	atomic_store(&load->stop, false);
 	load->siblings = calloc(count, sizeof(load->siblings[0]));
 	if (!load->siblings)
 		return ENOMEM;
@@ -117,7 +118,7 @@ int probe_load_start_siblings(struct probe_load *load, size_t count)
 					     probe_load_sibling, load);
 
 		if (failure) {
-			probe_load_stop(load);
+			probe_load_stop_siblings(load);
 			return failure;
 		}
 		load->sibling_count++;
@@ -125,7 +126,7 @@ int probe_load_start_siblings(struct probe_load *load, size_t count)
 	return 0;
 }
 
-void probe_load_stop(struct probe_load *load)
+void probe_load_stop_siblings(struct probe_load *load)
 {
 	atomic_store(&load->stop, true);
 	for (size_t i = 0; i < load->sibling_count; i++)
@@ -133,6 +134,11 @@ void probe_load_stop(struct probe_load *load)
 	free(load->siblings);
 	load->siblings = NULL;
 	load->sibling_count = 0;
+}
+
+void probe_load_stop(struct probe_load *load)
+{
+	probe_load_stop_siblings(load);
 	for (size_t i = 0; i < load->child_count; i++)
 		if (load->children[i] > 0)
 			kill(load->children[i], SIGKILL);

@@ -39,8 +39,11 @@ int probe_load_start_children(struct probe_load *load, const cpu_set_t *cpus,
 
 /* Starts count busy sibling threads where the calling thread may run.
  * Returns 0, or an error number (and the siblings started so far
- * stopped). */
+ * stopped). Again after probe_load_stop_siblings: a new set. */
 int probe_load_start_siblings(struct probe_load *load, size_t count);
+
+/* Stops and joins the siblings alone (the children spin on). */
+void probe_load_stop_siblings(struct probe_load *load);
 
 /* Stops and joins the siblings, kills (SIGKILL) and reaps every child,
  * frees what load holds. Safe to call on a zeroed load and twice. */

@@ -132,6 +132,9 @@ BAD = [
     (["--config", "/nonexistent/klipper-pin.conf", "--rule", "serial"], 1,
      "cannot read the config"),
     (["extra"], 2, "unexpected 'extra'"),
+    (["--rounds", "2"], 2, "--rounds goes with --compare"),
+    (["--compare"], 2, "--compare needs a placement"),
+    (["--compare", "--cpus", "0", "--rounds", "0"], 2, "bad --rounds"),
 ]
 
 
@@ -144,6 +147,34 @@ def test_bad_input(run):
         expect(message in completed.stderr,
                f"{args}: '{message}' not in {completed.stderr!r}")
         expect_equal(completed.stdout, "", f"stdout of {args}")
+
+
+def test_compare(run):
+    """--compare: each setup in each round, the process and the plan on
+    the CPU asked, side by side in text."""
+    cpu = online_cpus()[-1]
+    report = probe_json(run, "--compare", "--rounds", "2", "--count", "50",
+                        "--cpus", str(cpu), "--siblings", "1")
+    expect_equal((report["compare"], report["rounds"], report["interrupted"]),
+                 (True, 2, False), "compare")
+    expect_equal(sorted(report["setups"]), ["plan", "process", "unplaced"],
+                 "setups")
+    for name, setup in report["setups"].items():
+        for field in FIELDS:
+            expect(field in setup, f"no {field} in {name}")
+        expect_equal(setup["count"], 100, f"{name} wake-ups")
+    expect_equal(report["setups"]["unplaced"]["cpus"], "inherit", "unplaced")
+    for name in ("process", "plan"):
+        expect_equal(report["setups"][name]["woke_on"], str(cpu),
+                     f"{name} woke on")
+    completed = probe(run, "--compare", "--rounds", "1", "--count", "20",
+                      "--cpus", str(cpu))
+    expect_equal(completed.returncode, 0, f"probe ({completed.stderr})")
+    header = completed.stdout.splitlines()[2].split()
+    expect_equal(header, ["unplaced", "process", "plan"], "columns")
+    for label in ("cpus", "woke on cpus", "p50 (us)", "p99 (us)",
+                  "run-queue wait (us)"):
+        expect(f"\n{label} " in completed.stdout, f"no {label} row")
 
 
 def test_missing_rule(run):
