@@ -98,6 +98,9 @@ static void usage(FILE *out)
 }
 
 static void systemd_say(const char *kind, const char *format, va_list args)
+	__attribute__((format(printf, 2, 0)));
+
+static void systemd_say(const char *kind, const char *format, va_list args)
 {
 	char text[4096];
 
