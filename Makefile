@@ -57,6 +57,7 @@ LAUNCHER_SRC = launcher/main.c launcher/access.c launcher/describe.c launcher/fi
 # klipper-pin systemd: install into a unit
 LAUNCHER_SRC += launcher/systemd.c launcher/systemd_command.c launcher/systemd_dropin.c launcher/systemd_plan.c launcher/systemd_unit.c
 LAUNCHER_SRC += launcher/probe.c launcher/probe_load.c launcher/probe_print.c launcher/probe_stats.c
+LAUNCHER_SRC += launcher/svg.c
 LAUNCHER_SRC += launcher/report.c launcher/report_parse.c launcher/report_stats.c launcher/report_read.c
 
 all: $(BUILD)/klipper-pin $(BUILD)/libklipper-pin.so
@@ -184,3 +185,15 @@ check-cpython: all
 check-klipper: all
 	@KLIPPER_SRC="$(KLIPPER_SRC)" $(PYTHON) tests/klipper/run $(BUILD)
 .PHONY: check-klipper
+
+# klippy itself on the Linux-process MCU, under no load, a stress-ng hog
+# on the last CPU and hogs on every CPU, for five placements in
+# interleaved rounds (unplaced, the whole process on klippy's CPUs, the
+# shipped plan, the plan without its policy, the policy alone): run-queue
+# waits of the serial and main threads, srtt, stress-ng's bogo ops. Needs
+# root (the MCU's -r, SCHED_FIFO) and stress-ng; KLIPPER_SRC=DIR (default
+# /var/cache/klipper-pin/klipper). About 7 minutes; the long version:
+# BENCH_KLIPPER_SECONDS=40 BENCH_KLIPPER_ROUNDS=3. See bench/klipper.
+.PHONY: bench-klipper
+bench-klipper: all
+	@KLIPPER_SRC="$(KLIPPER_SRC)" bench/klipper $(BUILD)
