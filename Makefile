@@ -57,6 +57,7 @@ LAUNCHER_SRC = launcher/main.c launcher/access.c launcher/describe.c launcher/fi
 # klipper-pin systemd: install into a unit
 LAUNCHER_SRC += launcher/systemd.c launcher/systemd_command.c launcher/systemd_dropin.c launcher/systemd_plan.c launcher/systemd_unit.c
 LAUNCHER_SRC += launcher/probe.c launcher/probe_load.c launcher/probe_print.c launcher/probe_stats.c
+LAUNCHER_SRC += launcher/svg.c
 LAUNCHER_SRC += launcher/report.c launcher/report_parse.c launcher/report_stats.c launcher/report_read.c
 
 all: $(BUILD)/klipper-pin $(BUILD)/libklipper-pin.so

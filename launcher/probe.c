@@ -31,6 +31,7 @@
 #include "probe_load.h"
 #include "proc.h"
 #include "subcommands.h"
+#include "svg.h"
 
 static void probe_usage(FILE *out)
 {
@@ -42,7 +43,8 @@ static void probe_usage(FILE *out)
 	      "NAME]\n"
 	      "                         [--load LIST] [--siblings N] "
 	      "[--threshold TIME]\n"
-	      "                         [--compare [--rounds N]] [--json]\n"
+	      "                         [--compare [--rounds N]] [--json] "
+	      "[--svg FILE]\n"
 	      "\n"
 	      "Measures wake-up latency as cyclictest does: a thread sleeps "
 	      "to absolute\n"
@@ -74,6 +76,10 @@ static void probe_usage(FILE *out)
 	      "      --rounds N        with --compare (default 3), N wake-ups "
 	      "each\n"
 	      "  -j, --json            one JSON document\n"
+	      "      --svg FILE        and a picture of the latencies in FILE "
+	      "(SVG):\n"
+	      "                        each setup's cumulative curve, p50 "
+	      "and p99\n"
 	      "  -h, --help            this text\n"
 	      "\n"
 	      "Exit status: 0 measured, 1 cannot run, 2 usage; 128+N "
@@ -437,6 +443,7 @@ static int probe_parse(int argc, char **argv, struct probe_options *options)
 		OPTION_SIBLINGS,
 		OPTION_COMPARE,
 		OPTION_ROUNDS,
+		OPTION_SVG,
 	};
 	static const struct option longs[] = {
 		{ "count", required_argument, NULL, 'n' },
@@ -452,6 +459,7 @@ static int probe_parse(int argc, char **argv, struct probe_options *options)
 		{ "siblings", required_argument, NULL, OPTION_SIBLINGS },
 		{ "compare", no_argument, NULL, OPTION_COMPARE },
 		{ "rounds", required_argument, NULL, OPTION_ROUNDS },
+		{ "svg", required_argument, NULL, OPTION_SVG },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -528,6 +536,12 @@ static int probe_parse(int argc, char **argv, struct probe_options *options)
 				return probe_bad("--rounds", optarg,
 						 "1 to 100 rounds");
 			options->rounds = (unsigned long)value;
+			break;
+		case OPTION_SVG:
+			if (!optarg[0])
+				return probe_bad("--svg", optarg,
+						 "a file name");
+			options->svg = optarg;
 			break;
 		case 't':
 			if (!probe_parse_time(optarg, 1000,
@@ -787,9 +801,14 @@ static size_t probe_setups(const struct probe_options *options,
 	return 3;
 }
 
-static void probe_print(const struct probe_options *options,
-			struct probe_setup *setups, size_t count, int stopped)
+/* The report on stdout, and with --svg the picture into svg (committed:
+ * renamed into place). Returns 0, or PROBE_EXIT_CANNOT_RUN said. */
+static int probe_print(const struct probe_options *options,
+		       struct probe_setup *setups, size_t count, int stopped,
+		       struct svg *svg)
 {
+	char problem[256];
+
 	struct probe_report reports[3];
 	const char *names[3];
 
@@ -838,11 +857,21 @@ static void probe_print(const struct probe_options *options,
 	if (options->json)
 		putchar('\n');
 	fflush(stdout);
+	if (!svg)
+		return 0;
+	probe_print_svg(svg->out, reports, names, count);
+	if (svg_commit(svg, problem, sizeof(problem)) != 0) {
+		fprintf(stderr,
+			"klipper-pin probe: --svg %s: cannot write: %s\n",
+			svg->path, problem);
+		return PROBE_EXIT_CANNOT_RUN;
+	}
+	return 0;
 }
 
 static int probe_measure(const struct probe_options *options,
 			 const struct probe_placement *placement,
-			 cpu_set_t *load_cpus)
+			 cpu_set_t *load_cpus, struct svg *svg)
 {
 	struct probe_setup setups[3];
 	struct probe_load load = { .children = NULL };
@@ -902,8 +931,9 @@ static int probe_measure(const struct probe_options *options,
 		if (late > 0)
 			stopped = late;
 	}
-	probe_print(options, setups, count, stopped);
-	status = stopped ? 128 + stopped : 0;
+	status = probe_print(options, setups, count, stopped, svg);
+	if (status == 0 && stopped)
+		status = 128 + stopped;
 out:
 	probe_load_stop(&load);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -923,6 +953,8 @@ int probe_main(int argc, char **argv)
 	};
 	struct probe_placement placement = { .policy = PLAN_POLICY_UNSET };
 	cpu_set_t *load_cpus = NULL;
+	struct svg svg = { .out = NULL };
+	char problem[256];
 	int status = probe_parse(argc, argv, &options);
 
 	if (status)
@@ -930,8 +962,19 @@ int probe_main(int argc, char **argv)
 	status = probe_placement(&options, &placement);
 	if (status == 0 && options.load)
 		status = probe_cpus("--load", options.load, &load_cpus);
+	/* Before the run, which may be long: a place it cannot write to is
+	 * known at once. */
+	if (status == 0 && options.svg &&
+	    svg_open(&svg, options.svg, problem, sizeof(problem)) != 0) {
+		fprintf(stderr,
+			"klipper-pin probe: --svg %s: cannot write: %s\n",
+			options.svg, problem);
+		status = PROBE_EXIT_CANNOT_RUN;
+	}
 	if (status == 0)
-		status = probe_measure(&options, &placement, load_cpus);
+		status = probe_measure(&options, &placement, load_cpus,
+				       options.svg ? &svg : NULL);
+	svg_abandon(&svg);
 	CPU_FREE(placement.cpus);
 	CPU_FREE(load_cpus);
 	return status;

@@ -44,6 +44,7 @@ struct probe_options {
 	bool json;
 	bool compare;	      /* unplaced, whole process, plan in turn */
 	unsigned long rounds; /* of --compare */
+	const char *svg;      /* --svg FILE, or NULL */
 };
 
 /* Shared by the probe thread and the main thread. */
@@ -86,6 +87,15 @@ void probe_print_text(const struct probe_report *report);
 /* --compare: the reports of each setup side by side, one column each. */
 void probe_print_compare(const struct probe_report *reports,
 			 const char *const *names, size_t count);
+
+/*
+ * The picture of --svg: each setup's cumulative latency curve on one log
+ * axis of microseconds, p50 and p99 marked with their values, a legend
+ * line each. The samples of each report's run must be sorted (as
+ * probe_stats_summarize leaves them).
+ */
+void probe_print_svg(FILE *out, const struct probe_report *reports,
+		     const char *const *names, size_t count);
 
 /* "1ms", "1500us": the shortest exact way to write ns. */
 void probe_format_time(long long ns, char *buf, size_t len);

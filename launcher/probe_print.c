@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpulist.h"
 #include "probe.h"
 #include "proc.h"
+#include "svg.h"
 
 /* "1ms", "1500us": the shortest exact way to write ns. */
 void probe_format_time(long long ns, char *buf, size_t len)
@@ -264,4 +266,204 @@ void probe_print_compare(const struct probe_report *reports,
 		else
 			snprintf(values[i], sizeof(values[i]), "-");
 	probe_compare_row("run-queue wait (us)", values, count);
+}
+
+/* ---- --svg --------------------------------------------------------------- */
+
+#define PROBE_SVG_WIDTH 900
+#define PROBE_SVG_LEFT 70.0
+#define PROBE_SVG_RIGHT 870.0
+#define PROBE_SVG_TOP 70.0
+#define PROBE_SVG_BOTTOM 400.0
+
+/* The cumulative curve of one setup's sorted samples: a step at each
+ * pixel the curve moves, not one per wake-up. */
+static void probe_svg_curve(FILE *out, const struct probe_report *report,
+			    const struct svg_axis *x, const struct svg_axis *y,
+			    const char *color, size_t index)
+{
+	const int64_t *sorted = report->run->samples;
+	size_t count = report->summary->count, used = 0;
+	size_t room = 4 * (size_t)(PROBE_SVG_WIDTH + PROBE_SVG_BOTTOM) + 8;
+	double *xs = malloc(room * sizeof(double));
+	double *ys = malloc(room * sizeof(double));
+	double last_x = -1, last_y = y->from;
+	char class_name[32];
+
+	if (!xs || !ys || count == 0) {
+		free(xs);
+		free(ys);
+		return;
+	}
+	for (size_t i = 0; i < count && used + 2 <= room; i++) {
+		double px = svg_map(x, (double)sorted[i] / 1e3);
+		double py = svg_map(y, (double)(i + 1) / (double)count);
+
+		if (used == 0) {
+			xs[used] = px;
+			ys[used++] = y->from;
+		} else if (px - last_x < 0.5 && last_y - py < 0.5 &&
+			   i + 1 < count) {
+			continue;
+		}
+		xs[used] = px;
+		ys[used++] = last_y;
+		xs[used] = px;
+		ys[used++] = py;
+		last_x = px;
+		last_y = py;
+	}
+	snprintf(class_name, sizeof(class_name), "series setup-%zu", index + 1);
+	svg_polyline(out, xs, ys, used, color, class_name);
+	free(xs);
+	free(ys);
+}
+
+/* A percentile marked on a setup's curve: a dashed line down to the
+ * axis and its value beside it, rows apart by setup. */
+static void probe_svg_mark(FILE *out, const struct svg_axis *x,
+			   const struct svg_axis *y, const char *label,
+			   int64_t ns, double fraction, const char *color,
+			   size_t index)
+{
+	double px = svg_map(x, (double)ns / 1e3);
+	double py = svg_map(y, fraction);
+	char text[64];
+
+	svg_line(out, px, py, px, y->from, color, 1, true);
+	fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
+		px, py, color);
+	snprintf(text, sizeof(text), "%s %.1f \xc2\xb5s", label,
+		 (double)ns / 1e3);
+	/* On a white ground, so that another curve's line does not cross
+	 * the figures (about 6.5 px a character at 11 px). */
+	py += 16 + 15 * (double)index;
+	fprintf(out,
+		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"14\" "
+		"fill=\"white\" fill-opacity=\"0.85\"/>\n",
+		px + 2, py - 11, 6.5 * (double)strlen(text) - 4);
+	svg_text(out, px + 4, py, "start", 11, color, text);
+}
+
+void probe_print_svg(FILE *out, const struct probe_report *reports,
+		     const char *const *names, size_t count)
+{
+	const struct probe_options *options = reports[0].options;
+	struct svg_axis x = { 10, 10000, PROBE_SVG_LEFT, PROBE_SVG_RIGHT,
+			      true };
+	struct svg_axis y = { 0, 1, PROBE_SVG_BOTTOM, PROBE_SVG_TOP, false };
+	double legend = PROBE_SVG_BOTTOM + 62;
+	char interval[32], line[1024];
+	int64_t low = INT64_MAX, high = 0;
+	int height = (int)legend + 22 * (int)count + 30;
+
+	for (size_t i = 0; i < count; i++)
+		if (reports[i].summary->count) {
+			if (reports[i].summary->min < low)
+				low = reports[i].summary->min;
+			if (reports[i].summary->max > high)
+				high = reports[i].summary->max;
+		}
+	/* Whole decades around the samples, 10 us to 10 ms at least. */
+	while (x.low > 0.01 && (double)low < x.low * 1e3)
+		x.low /= 10;
+	while (x.high < 1e7 && (double)high > x.high * 1e3)
+		x.high *= 10;
+	probe_format_time(options->interval_ns, interval, sizeof(interval));
+	svg_begin(out, PROBE_SVG_WIDTH, height,
+		  "klipper-pin probe: wake-up latency");
+	svg_text(out, PROBE_SVG_LEFT, 28, "start", 18, "black",
+		 options->compare ? "klipper-pin probe --compare: wake-up "
+				    "latency"
+				  : "klipper-pin probe: wake-up latency");
+	snprintf(line, sizeof(line), "%llu wake-ups every %s%s%s%s%s%s%s%s",
+		 options->count * (options->compare ? options->rounds : 1),
+		 interval, options->compare ? " for each setup" : "",
+		 options->rule ? "; rule " : "",
+		 options->rule ? options->rule : "",
+		 options->config ? " of " : "",
+		 options->config ? options->config : "",
+		 options->load ? "; busy processes on cpus " : "",
+		 options->load ? options->load : "");
+	if (options->siblings)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 "; %lu busy sibling thread%s", options->siblings,
+			 options->siblings == 1 ? "" : "s");
+	if (reports[0].signal)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 " (interrupted)");
+	svg_text(out, PROBE_SVG_LEFT, 50, "start", 12, "#444", line);
+	/* The frame, the decades and the fractions. */
+	fprintf(out,
+		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+		"fill=\"none\" stroke=\"#888\"/>\n",
+		PROBE_SVG_LEFT, PROBE_SVG_TOP, PROBE_SVG_RIGHT - PROBE_SVG_LEFT,
+		PROBE_SVG_BOTTOM - PROBE_SVG_TOP);
+	for (int decade = 0; decade < 12; decade++) {
+		double tick = x.low;
+		double px;
+
+		for (int i = 0; i < decade; i++)
+			tick *= 10;
+		if (tick > x.high * 1.001)
+			break;
+		px = svg_map(&x, tick);
+		char text[32];
+
+		svg_line(out, px, PROBE_SVG_TOP, px, PROBE_SVG_BOTTOM + 5,
+			 "#ddd", 1, false);
+		snprintf(text, sizeof(text), "%g", tick);
+		svg_text(out, px, PROBE_SVG_BOTTOM + 18, "middle", 11, "black",
+			 text);
+	}
+	svg_text(out, (PROBE_SVG_LEFT + PROBE_SVG_RIGHT) / 2,
+		 PROBE_SVG_BOTTOM + 36, "middle", 12, "black",
+		 "how late it woke (\xc2\xb5s, log scale)");
+	for (int percent = 0; percent <= 100; percent += 25) {
+		double py = svg_map(&y, percent / 100.0);
+		char text[16];
+
+		svg_line(out, PROBE_SVG_LEFT - 5, py, PROBE_SVG_RIGHT, py,
+			 "#eee", 1, false);
+		snprintf(text, sizeof(text), "%d%%", percent);
+		svg_text(out, PROBE_SVG_LEFT - 8, py + 4, "end", 11, "black",
+			 text);
+	}
+	svg_line(out, PROBE_SVG_LEFT, svg_map(&y, 0.99), PROBE_SVG_RIGHT,
+		 svg_map(&y, 0.99), "#bbb", 1, true);
+	svg_text(out, PROBE_SVG_RIGHT + 3, svg_map(&y, 0.99) + 4, "start", 10,
+		 "#666", "99%");
+	fprintf(out,
+		"<text x=\"18\" y=\"%.1f\" text-anchor=\"middle\" "
+		"font-size=\"12\" transform=\"rotate(-90 18 %.1f)\">"
+		"wake-ups woken by then</text>\n",
+		(PROBE_SVG_TOP + PROBE_SVG_BOTTOM) / 2,
+		(PROBE_SVG_TOP + PROBE_SVG_BOTTOM) / 2);
+	for (size_t i = 0; i < count; i++) {
+		const struct probe_report *r = &reports[i];
+		const char *color = svg_color(i);
+
+		probe_svg_curve(out, r, &x, &y, color, i);
+		if (r->summary->count) {
+			probe_svg_mark(out, &x, &y, "p50", r->summary->p50, 0.5,
+				       color, i);
+			probe_svg_mark(out, &x, &y, "p99", r->summary->p99,
+				       0.99, color, i);
+		}
+		snprintf(line, sizeof(line),
+			 "%s: cpus %s, %s %d, woke on %s: p50 %.1f \xc2\xb5s, "
+			 "p99 %.1f \xc2\xb5s, max %.1f \xc2\xb5s, %zu wake-ups",
+			 count == 1 ? "probe" : names[i], r->asked,
+			 proc_policy_name(r->run->policy), r->run->priority,
+			 r->woke[0] ? r->woke : "-",
+			 (double)r->summary->p50 / 1e3,
+			 (double)r->summary->p99 / 1e3,
+			 (double)r->summary->max / 1e3, r->summary->count);
+		svg_line(out, PROBE_SVG_LEFT, legend + 22 * (double)i - 4,
+			 PROBE_SVG_LEFT + 24, legend + 22 * (double)i - 4,
+			 color, 3, false);
+		svg_text(out, PROBE_SVG_LEFT + 32, legend + 22 * (double)i,
+			 "start", 12, "black", line);
+	}
+	svg_end(out);
 }

@@ -12,6 +12,7 @@
 
 #include "report.h"
 #include "subcommands.h"
+#include "svg.h"
 
 #define REPORT_MAX_FIELDS 512
 
@@ -24,6 +25,7 @@ static const char *const report_headline[] = {
 
 struct report_options {
 	bool json, all;
+	const char *svg; /* --svg FILE, or NULL */
 };
 
 struct report_session {
@@ -34,6 +36,7 @@ struct report_session {
 	size_t stats_lines, shutdowns, mcu_shutdowns, timer_too_close;
 	size_t inactive; /* "klipper_pin: inactive" lines */
 	struct report_series *series;
+	struct report_series *times; /* the Stats time of each of series[i] */
 	size_t count, capacity;
 	size_t cursor; /* where the next field was last time */
 	struct report_summary *summaries;
@@ -47,8 +50,9 @@ struct report_log {
 
 static void report_usage(FILE *out)
 {
-	fputs("usage: klipper-pin report [--json] [--all] KLIPPY_LOG "
-	      "[KLIPPY_LOG...]\n"
+	fputs("usage: klipper-pin report [--json] [--all] [--svg FILE] "
+	      "KLIPPY_LOG\n"
+	      "                          [KLIPPY_LOG...]\n"
 	      "\n"
 	      "Klipper's own timing from klippy.log's Stats lines: each "
 	      "figure's median,\n"
@@ -61,11 +65,17 @@ static void report_usage(FILE *out)
 	      "\n"
 	      "  --json     one JSON document, every figure\n"
 	      "  --all      every figure in the text, not only the main ones\n"
+	      "  --svg FILE and a picture in FILE (SVG): srtt, buffer_time "
+	      "and\n"
+	      "             klipper_pin.max_wait_ms over time, a line per "
+	      "session\n"
 	      "  -h, --help this help\n"
 	      "\n"
 	      "Exit status: 0 the report was printed; 1 a log could not be "
 	      "read, was\n"
-	      "empty, was not a klippy log or a corrupt .gz; 2 usage.\n",
+	      "empty, was not a klippy log or a corrupt .gz, or the --svg "
+	      "FILE could\n"
+	      "not be written; 2 usage.\n",
 	      out);
 }
 
@@ -74,6 +84,7 @@ static int report_parse_args(int argc, char **argv, struct report_options *o)
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "svg", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -88,6 +99,15 @@ static int report_parse_args(int argc, char **argv, struct report_options *o)
 			break;
 		case 'a':
 			o->all = true;
+			break;
+		case 's':
+			if (!optarg[0]) {
+				fputs("klipper-pin: report: --svg needs a file "
+				      "name\n",
+				      stderr);
+				return -1;
+			}
+			o->svg = optarg;
 			break;
 		case 'h':
 			report_usage(stdout);
@@ -162,8 +182,13 @@ static struct report_series *report_find(struct report_session *s,
 		if (!series)
 			return NULL;
 		s->series = series;
+		series = realloc(s->times, capacity * sizeof(*series));
+		if (!series)
+			return NULL;
+		s->times = series;
 		s->capacity = capacity;
 	}
+	memset(&s->times[s->count], 0, sizeof(s->times[0]));
 	struct report_series *added = &s->series[s->count++];
 
 	memset(added, 0, sizeof(*added));
@@ -178,9 +203,12 @@ static int report_stats_line(struct report_session *s, const char *line,
 	bool inactive;
 	int count =
 		report_parse_stats(line, fields, REPORT_MAX_FIELDS, &inactive);
+	double time;
 
 	if (count < 0)
 		return 0;
+	/* "Stats 16048.2: ...": klippy's monotonic time, for --svg. */
+	time = strtod(line + 6, NULL);
 	if (count > REPORT_MAX_FIELDS)
 		count = REPORT_MAX_FIELDS;
 	s->stats_lines++;
@@ -189,7 +217,9 @@ static int report_stats_line(struct report_session *s, const char *line,
 	for (int i = 0; i < count; i++) {
 		struct report_series *series = report_find(s, fields[i].name);
 
-		if (!series || report_series_add(series, fields[i].value) != 0)
+		if (!series ||
+		    report_series_add(series, fields[i].value) != 0 ||
+		    report_series_add(&s->times[series - s->series], time) != 0)
 			return -1;
 	}
 	return 0;
@@ -488,12 +518,196 @@ static void report_print_ratios(const struct report_options *o,
 	}
 }
 
+/* ---- --svg --------------------------------------------------------------- */
+
+#define REPORT_SVG_WIDTH 900
+#define REPORT_SVG_LEFT 80.0
+#define REPORT_SVG_RIGHT 870.0
+#define REPORT_SVG_PANEL 150.0 /* a figure's height, its axis included */
+#define REPORT_SVG_MAX_PANELS 16
+
+/* The figures --svg draws: each MCU's srtt, buffer_time and the Klipper
+ * module's max_wait_ms, in the order they first come. */
+static bool report_svg_drawn(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return strcmp(name, "buffer_time") == 0 ||
+	       strcmp(name, "klipper_pin.max_wait_ms") == 0 ||
+	       (dot && strcmp(dot + 1, "srtt") == 0);
+}
+
+static const struct report_series *
+report_series_of(const struct report_session *s, const char *name,
+		 const struct report_series **times)
+{
+	for (size_t i = 0; i < s->count; i++)
+		if (strcmp(s->series[i].name, name) == 0) {
+			*times = &s->times[i];
+			return &s->series[i];
+		}
+	return NULL;
+}
+
+/* "0.025", "1.5e+07": an axis's figure. */
+static void report_svg_number(double value, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.4g", value);
+}
+
+/* One figure: every session's values against its seconds since its first
+ * Stats line, on one pair of axes. */
+static void report_svg_panel(FILE *out, const struct report_log *log,
+			     const char *name, double top)
+{
+	struct svg_axis x = { 0, 1, REPORT_SVG_LEFT, REPORT_SVG_RIGHT, false };
+	struct svg_axis y = { 0, 0, top + REPORT_SVG_PANEL - 40, top + 22,
+			      false };
+	double bottom = top + REPORT_SVG_PANEL - 40;
+	char text[64];
+
+	for (size_t i = 0; i < log->count; i++) {
+		const struct report_series *times,
+			*values = report_series_of(&log->sessions[i], name,
+						   &times);
+
+		for (size_t v = 0; values && v < values->count; v++) {
+			double seconds = times->values[v] - times->values[0];
+
+			if (seconds > x.high)
+				x.high = seconds;
+			if (values->values[v] > y.high)
+				y.high = values->values[v];
+			if (values->values[v] < y.low)
+				y.low = values->values[v];
+		}
+	}
+	if (y.high == y.low)
+		y.high = y.low + 1;
+	svg_text(out, REPORT_SVG_LEFT, top + 14, "start", 13, "black", name);
+	fprintf(out,
+		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+		"fill=\"none\" stroke=\"#888\"/>\n",
+		REPORT_SVG_LEFT, y.to, REPORT_SVG_RIGHT - REPORT_SVG_LEFT,
+		bottom - y.to);
+	for (int step = 0; step <= 2; step++) {
+		double value = y.low + (y.high - y.low) * step / 2;
+		double py = svg_map(&y, value);
+
+		svg_line(out, REPORT_SVG_LEFT - 4, py, REPORT_SVG_RIGHT, py,
+			 "#eee", 1, false);
+		report_svg_number(value, text, sizeof(text));
+		svg_text(out, REPORT_SVG_LEFT - 7, py + 4, "end", 10, "black",
+			 text);
+	}
+	for (int step = 0; step <= 4; step++) {
+		double value = x.high * step / 4;
+		double px = svg_map(&x, value);
+
+		svg_line(out, px, bottom, px, bottom + 4, "#888", 1, false);
+		snprintf(text, sizeof(text), "%.3gs", value);
+		svg_text(out, px, bottom + 16, "middle", 10, "black", text);
+	}
+	for (size_t i = 0; i < log->count; i++) {
+		const struct report_series *times,
+			*values = report_series_of(&log->sessions[i], name,
+						   &times);
+		double *xs, *ys;
+		char class_name[48];
+
+		if (!values || !values->count)
+			continue;
+		xs = malloc(values->count * sizeof(double));
+		ys = malloc(values->count * sizeof(double));
+		if (xs && ys) {
+			for (size_t v = 0; v < values->count; v++) {
+				xs[v] = svg_map(&x, times->values[v] -
+							    times->values[0]);
+				ys[v] = svg_map(&y, values->values[v]);
+			}
+			snprintf(class_name, sizeof(class_name),
+				 "series session-%zu", i + 1);
+			svg_polyline(out, xs, ys, values->count, svg_color(i),
+				     class_name);
+		}
+		free(xs);
+		free(ys);
+	}
+}
+
+/* The picture: a legend line per session, then a figure each (small
+ * multiples, one above the other). The series must not be summed up yet:
+ * report_summarize sorts them. */
+static void report_print_svg(FILE *out, const struct report_log *log)
+{
+	const char *names[REPORT_SVG_MAX_PANELS];
+	size_t panels = 0;
+	double top;
+	char line[1024];
+
+	for (size_t i = 0; i < log->count; i++)
+		for (size_t f = 0; f < log->sessions[i].count; f++) {
+			const char *name = log->sessions[i].series[f].name;
+			size_t p = 0;
+
+			if (!report_svg_drawn(name))
+				continue;
+			while (p < panels && strcmp(names[p], name) != 0)
+				p++;
+			if (p == panels && panels < REPORT_SVG_MAX_PANELS)
+				names[panels++] = name;
+		}
+	top = 50 + 20 * (double)log->count;
+	svg_begin(out, REPORT_SVG_WIDTH,
+		  (int)(top + REPORT_SVG_PANEL * (double)panels + 40),
+		  "klipper-pin report");
+	svg_text(out, REPORT_SVG_LEFT, 26, "start", 18, "black",
+		 "klipper-pin report: Klipper's timing over each session");
+	for (size_t i = 0; i < log->count; i++) {
+		const struct report_session *s = &log->sessions[i];
+		double y = 50 + 20 * (double)i;
+
+		snprintf(line, sizeof(line),
+			 "session %zu: %s:%ld, %s%s%s, %zu "
+			 "Stats line%s",
+			 i + 1, s->file, s->line, s->kind,
+			 s->started[0] ? " " : "", s->started, s->stats_lines,
+			 s->stats_lines == 1 ? "" : "s");
+		if (s->mcu_shutdowns || s->shutdowns)
+			snprintf(line + strlen(line),
+				 sizeof(line) - strlen(line),
+				 ", %zu MCU shutdown%s, %zu shutdown%s",
+				 s->mcu_shutdowns,
+				 s->mcu_shutdowns == 1 ? "" : "s", s->shutdowns,
+				 s->shutdowns == 1 ? "" : "s");
+		svg_line(out, REPORT_SVG_LEFT, y - 4, REPORT_SVG_LEFT + 24,
+			 y - 4, s->stats_lines ? svg_color(i) : "#ccc", 3,
+			 false);
+		svg_text(out, REPORT_SVG_LEFT + 32, y, "start", 12,
+			 s->stats_lines ? "black" : "#888", line);
+	}
+	if (!panels)
+		svg_text(out, REPORT_SVG_LEFT, top + 20, "start", 12, "#888",
+			 "no srtt, buffer_time or klipper_pin.max_wait_ms "
+			 "in these logs");
+	for (size_t p = 0; p < panels; p++)
+		report_svg_panel(out, log, names[p],
+				 top + REPORT_SVG_PANEL * (double)p);
+	svg_text(out, (REPORT_SVG_LEFT + REPORT_SVG_RIGHT) / 2,
+		 top + REPORT_SVG_PANEL * (double)panels + 20, "middle", 12,
+		 "black", "seconds since the session's first Stats line");
+	svg_end(out);
+}
+
 static void report_free(struct report_log *log)
 {
 	for (size_t i = 0; i < log->count; i++) {
-		for (size_t f = 0; f < log->sessions[i].count; f++)
+		for (size_t f = 0; f < log->sessions[i].count; f++) {
 			free(log->sessions[i].series[f].values);
+			free(log->sessions[i].times[f].values);
+		}
 		free(log->sessions[i].series);
+		free(log->sessions[i].times);
 		free(log->sessions[i].summaries);
 	}
 	free(log->sessions);
@@ -504,16 +718,40 @@ int report_main(int argc, char **argv)
 	struct report_options o;
 	struct report_log log = { NULL, 0, 0, false };
 	struct report_field *fields;
+	struct svg svg = { .out = NULL };
+	char problem[256];
 	int parsed = report_parse_args(argc, argv, &o), status = 0;
 
 	if (parsed != 0)
 		return parsed > 0 ? 0 : 2;
-	fields = calloc(REPORT_MAX_FIELDS, sizeof(*fields));
-	if (!fields)
+	/* Before any log is read: a place it cannot write to is known at
+	 * once, and nothing is printed. */
+	if (o.svg && svg_open(&svg, o.svg, problem, sizeof(problem)) != 0) {
+		fprintf(stderr,
+			"klipper-pin: report: --svg %s: cannot write: "
+			"%s\n",
+			o.svg, problem);
 		return 1;
+	}
+	fields = calloc(REPORT_MAX_FIELDS, sizeof(*fields));
+	if (!fields) {
+		svg_abandon(&svg);
+		return 1;
+	}
 	for (int i = optind; i < argc && status == 0; i++)
 		status = report_read(&log, argv[i], fields);
 	free(fields);
+	if (status == 0 && log.count && o.svg) {
+		report_print_svg(svg.out, &log);
+		if (svg_commit(&svg, problem, sizeof(problem)) != 0) {
+			fprintf(stderr,
+				"klipper-pin: report: --svg %s: cannot write: "
+				"%s\n",
+				o.svg, problem);
+			status = 1;
+		}
+	}
+	svg_abandon(&svg);
 	for (size_t i = 0; i < log.count && status == 0; i++) {
 		struct report_session *s = &log.sessions[i];
 
