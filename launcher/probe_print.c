@@ -288,7 +288,7 @@ static void probe_svg_curve(FILE *out, const struct probe_report *report,
 	double *xs = malloc(room * sizeof(double));
 	double *ys = malloc(room * sizeof(double));
 	double last_x = -1, last_y = y->from;
-	char class_name[32];
+	char class_name[48];
 
 	if (!xs || !ys || count == 0) {
 		free(xs);

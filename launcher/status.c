@@ -103,11 +103,17 @@ static void status_fill_placed(const struct record_slot *slot,
 		 (int)sizeof(slot->rule), slot->rule);
 	snprintf(placed->result, sizeof(placed->result), "%.*s",
 		 (int)sizeof(slot->result), slot->result);
-	if (slot->want_bytes == 0 || slot->want_bytes > RECORD_MASK_BYTES)
+	/* The slot's mask is bytes at any offset: copied into a set. */
+	cpu_set_t want;
+
+	_Static_assert(sizeof(want) >= RECORD_MASK_BYTES, "a slot's mask fits");
+	if (slot->want_bytes == 0 || slot->want_bytes > RECORD_MASK_BYTES) {
 		snprintf(placed->want, sizeof(placed->want), "inherit");
-	else
-		cpulist_format((const cpu_set_t *)slot->want, slot->want_bytes,
-			       placed->want, sizeof(placed->want));
+		return;
+	}
+	CPU_ZERO(&want);
+	memcpy(&want, slot->want, slot->want_bytes);
+	cpulist_format(&want, sizeof(want), placed->want, sizeof(placed->want));
 }
 
 /* Fills each row's placement from the table, when there is one. */
