@@ -23,6 +23,15 @@ int svg_open(struct svg *svg, const char *path, char *problem, size_t size)
 		return -1;
 	}
 	memcpy(svg->path, path, strlen(path) + 1);
+	/* Known now, not at the rename after the run. */
+	{
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			snprintf(problem, size, "is a directory");
+			return -1;
+		}
+	}
 	fd = mkstemp(svg->temp);
 	if (fd < 0) {
 		snprintf(problem, size, "%s", strerror(errno));

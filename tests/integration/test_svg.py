@@ -5,6 +5,9 @@ values, names holding < & > escaped; a place it cannot write to is
 refused before any work (exit 1, nothing printed, nothing written)."""
 import os
 import re
+import signal
+import subprocess
+import time
 import xml.etree.ElementTree as ElementTree
 
 from harness import ROOT, expect, expect_equal, online_cpus
@@ -132,12 +135,14 @@ def test_report_klipper_pin_module(run):
 
 
 def test_unwritable(run):
-    """A directory that does not exist, or a file where a directory should
-    be: exit 1 at once, the message naming it, nothing printed, nothing
+    """A directory that does not exist, a file where a directory should
+    be, or a directory itself: exit 1 at once, the message naming it, nothing printed, nothing
     written."""
     plain = run.write("plain", "")
+    os.mkdir(run.path("directory"))
     before = sorted(os.listdir(run.tmp))
-    for path in (run.path("missing/x.svg"), os.path.join(plain, "x.svg")):
+    for path in (run.path("missing/x.svg"), os.path.join(plain, "x.svg"),
+                 run.path("directory")):
         for args in (["probe", "--count", "100000", "--svg", path],
                      ["report", "--svg", path, LOG]):
             completed = launcher(run, *args, timeout=20)
@@ -159,3 +164,48 @@ def test_replaces_in_place(run):
     expect_equal(completed.returncode, 0, f"report ({completed.stderr})")
     parsed(picture)
     expect_equal(sorted(os.listdir(run.tmp)), ["report.svg"], "files")
+
+
+def test_interrupted_probe(run):
+    """SIGINT: the picture of the wake-ups so far is written all the same,
+    and the exit status is 130."""
+    picture = run.path("stopped.svg")
+    marker = "773us"  # in the argv its busy child shares
+    process = subprocess.Popen(run.build.command(
+        [run.build.launcher, "probe", "--count", "100000", "--load",
+         str(online_cpus()[0]), "--threshold", marker, "--svg", picture]),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=run.env())
+    try:
+        # Its busy child runs once the signals are the probe's to take.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not children(marker,
+                                                           process.pid):
+            time.sleep(0.05)
+        time.sleep(0.3)  # some wake-ups to draw
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    expect_equal(process.returncode, 130, f"exit status ({err!r})")
+    root = parsed(picture)
+    expect_equal(series(root), ["setup-1"], "one curve")
+    expect(any("(interrupted)" in w for w in texts(root)),
+           "not said to be interrupted")
+    expect_equal(sorted(os.listdir(run.tmp)), ["stopped.svg"], "files")
+
+
+def children(marker, parent):
+    """The processes but parent whose command line holds marker."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (parent, os.getpid()):
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if marker.encode() in cmdline.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
