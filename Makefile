@@ -153,7 +153,7 @@ cross-check:
 	@tests/cross/run
 
 # The integration tests with every launched program under valgrind.
-valgrind: all $(FIXTURES) $(FIXTURE_LIBS)
+valgrind: all $(FIXTURES) $(FIXTURE_LIBS) $(BUILD)/demo/klippy-demo
 	@VALGRIND=1 $(PYTHON) tests/integration/run.py $(BUILD)
 
 # cppcheck and clang-tidy, configured in tests/lint/ and .clang-tidy.
