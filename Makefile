@@ -52,7 +52,7 @@ CONFIG_SRC = config/build.c config/cpulist.c config/glob.c config/plan.c config/
 SHIM_SRC = shim/shim.c shim/log.c shim/lookup.c shim/place.c shim/record.c
 # config/review.c is check's alone: the shim has no use for it.
 LAUNCHER_SRC = launcher/main.c launcher/access.c launcher/describe.c launcher/find_shim.c \
-	launcher/status.c launcher/audit.c launcher/audit_tasks.c launcher/audit_system.c launcher/audit_advice.c launcher/audit_print.c launcher/reserve.c launcher/reserve_plan.c launcher/reserve_files.c launcher/reserve_irq.c launcher/proc.c launcher/placements.c \
+	launcher/status.c launcher/audit.c launcher/audit_tasks.c launcher/audit_system.c launcher/audit_advice.c launcher/audit_print.c launcher/reserve.c launcher/reserve_plan.c launcher/reserve_files.c launcher/reserve_irq.c launcher/proc.c launcher/placements.c launcher/json.c \
 	config/review.c
 # klipper-pin systemd: install into a unit
 LAUNCHER_SRC += launcher/systemd.c launcher/systemd_command.c launcher/systemd_dropin.c launcher/systemd_plan.c launcher/systemd_unit.c

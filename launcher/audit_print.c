@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "json.h"
 
 #define AUDIT_PER_UNIT 5 /* processes shown per unit in text */
 #define AUDIT_BUSIEST 10
@@ -454,27 +455,13 @@ void audit_print_text(const struct audit_report *report,
 
 /* ---- JSON ------------------------------------------------------------- */
 
-static void audit_json_string(const char *text)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			/* Bytes, not characters: a name need not be UTF-8. */
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	putchar('"');
-}
-
 /* "key": "value" with a leading comma unless first. */
 static void audit_json_key(const char *key, const char *value, bool first)
 {
 	printf("%s", first ? "" : ", ");
-	audit_json_string(key);
+	json_string(stdout, key);
 	printf(": ");
-	audit_json_string(value);
+	json_string(stdout, value);
 }
 
 static void audit_json_header(const struct audit_report *report)
@@ -631,12 +618,12 @@ static void audit_json_system(const struct audit_system *system)
 	audit_json_key("nohz_full", system->nohz_full, false);
 	printf(", \"isolated\": ");
 	if (system->has_isolated)
-		audit_json_string(system->isolated);
+		json_string(stdout, system->isolated);
 	else
 		printf("null");
 	printf(", \"nohz_full_now\": ");
 	if (system->has_nohz_full)
-		audit_json_string(system->nohz_full_now);
+		json_string(stdout, system->nohz_full_now);
 	else
 		printf("null");
 	printf("}");
@@ -679,7 +666,7 @@ void audit_print_json(const struct audit_report *report,
 	printf(",\n \"problems\": [");
 	for (size_t i = 0; i < problems->count && i < AUDIT_MAX_PROBLEMS; i++) {
 		printf("%s", i ? ", " : "");
-		audit_json_string(problems->text[i]);
+		json_string(stdout, problems->text[i]);
 	}
 	printf("]}\n");
 	fflush(stdout);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cpulist.h"
+#include "json.h"
 #include "probe.h"
 #include "proc.h"
 #include "svg.h"
@@ -24,19 +25,6 @@ void probe_format_time(long long ns, char *buf, size_t len)
 		snprintf(buf, len, "%lldus", ns / 1000);
 	else
 		snprintf(buf, len, "%lldns", ns);
-}
-
-static void probe_json_string(const char *text)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	putchar('"');
 }
 
 /* The CPUs the probe woke on, as a list ("1", "0-1"). */
@@ -64,21 +52,21 @@ void probe_print_json(const struct probe_report *report)
 	printf("{\"count\": %zu, \"asked\": %zu, \"interval_ns\": %lld, ",
 	       s->count, run->want, report->options->interval_ns);
 	printf("\"cpus\": ");
-	probe_json_string(report->asked);
+	json_string(stdout, report->asked);
 	printf(", \"allowed\": ");
-	probe_json_string(run->allowed);
+	json_string(stdout, run->allowed);
 	printf(", \"policy\": ");
-	probe_json_string(proc_policy_name(run->policy));
+	json_string(stdout, proc_policy_name(run->policy));
 	printf(", \"priority\": %d, \"nice\": %d", run->priority, run->nice);
 	printf(", \"rule\": ");
 	if (report->placement->rule[0])
-		probe_json_string(report->placement->rule);
+		json_string(stdout, report->placement->rule);
 	else
 		printf("null");
 	printf(", \"load\": ");
-	probe_json_string(report->options->load ? report->options->load : "");
+	json_string(stdout, report->options->load ? report->options->load : "");
 	printf(", \"siblings\": %lu, \"woke_on\": ", report->options->siblings);
-	probe_json_string(report->woke);
+	json_string(stdout, report->woke);
 	printf(", \"woke_per_cpu\": {");
 	for (unsigned cpu = 0; cpu <= CPULIST_MAX_CPU; cpu++)
 		if (run->woke[cpu]) {

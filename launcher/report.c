@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "report.h"
 #include "subcommands.h"
 #include "svg.h"
@@ -360,19 +361,6 @@ static bool report_ratio(double a, double b, double *ratio)
 	return true;
 }
 
-static void report_json_string(const char *text)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	putchar('"');
-}
-
 static void report_json_ratio(double a, double b)
 {
 	double ratio;
@@ -392,10 +380,10 @@ static void report_print_json(const struct report_log *log)
 		const struct report_session *s = &log->sessions[i];
 
 		printf("%s{\"session\":%zu,\"file\":", i ? "," : "", i + 1);
-		report_json_string(s->file);
+		json_string(stdout, s->file);
 		printf(",\"line\":%ld,\"kind\":\"%s\",\"started\":", s->line,
 		       s->kind);
-		report_json_string(s->started);
+		json_string(stdout, s->started);
 		printf(",\"stats_lines\":%zu,\"events\":{\"timer_too_close\":"
 		       "%zu,\"mcu_shutdown\":%zu,\"shutdown\":%zu},"
 		       "\"klipper_pin_inactive\":%zu,\"figures\":{",
@@ -405,7 +393,7 @@ static void report_print_json(const struct report_log *log)
 			const struct report_summary *m = &s->summaries[f];
 
 			printf("%s", f ? "," : "");
-			report_json_string(s->series[f].name);
+			json_string(stdout, s->series[f].name);
 			printf(":{\"count\":%zu,\"median\":%.9g,\"p99\":%.9g,"
 			       "\"max\":%.9g",
 			       m->count, m->median, m->p99, m->max);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cpulist.h"
+#include "json.h"
 #include "placements.h"
 #include "proc.h"
 #include "subcommands.h"
@@ -324,19 +325,6 @@ static void status_put_escaped(FILE *out, const char *text, int width)
 		fputc(' ', out);
 }
 
-static void status_put_json_string(FILE *out, const char *text)
-{
-	fputc('"', out);
-	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(out, "\\u%04x", *p);
-		else
-			fputc(*p, out);
-	fputc('"', out);
-}
-
 static const char *status_flags_text(const struct status_row *row)
 {
 	if (row->problem[0])
@@ -432,21 +420,21 @@ static void status_json_row(FILE *out, const struct status_row *row,
 	const struct proc_thread *t = &row->thread;
 
 	fprintf(out, "{\"tid\":%d,\"name\":", (int)t->tid);
-	status_put_json_string(out, t->name);
+	json_string(out, t->name);
 	if (row->problem[0]) {
 		fputs(",\"problem\":", out);
-		status_put_json_string(out, row->problem);
+		json_string(out, row->problem);
 		fputc('}', out);
 		return;
 	}
 	fputs(",\"rule\":", out);
 	if (row->placed.placed) {
-		status_put_json_string(out, row->placed.rule);
+		json_string(out, row->placed.rule);
 		fprintf(out, ",\"event\":\"%s\",\"seq\":%llu,\"want\":",
 			row->placed.event, row->placed.seq);
-		status_put_json_string(out, row->placed.want);
+		json_string(out, row->placed.want);
 		fputs(",\"result\":", out);
-		status_put_json_string(out, row->placed.result);
+		json_string(out, row->placed.result);
 	} else {
 		fputs("null,\"event\":null,\"seq\":null,\"want\":null,"
 		      "\"result\":null",
@@ -468,7 +456,7 @@ static void status_json_row(FILE *out, const struct status_row *row,
 	else
 		fputs(",\"migrations\":null", out);
 	fprintf(out, ",\"state\":\"%c\",\"flag\":", t->state);
-	status_put_json_string(out, status_flags_text(row));
+	json_string(out, status_flags_text(row));
 	if (before) {
 		struct status_rates r = status_rates_of(row, p, before);
 
@@ -494,12 +482,12 @@ static void status_print_json(FILE *out, const struct status_process *now,
 
 		fprintf(out, "%s{\"pid\":%d,\"command\":", i ? "," : "",
 			(int)p->pid);
-		status_put_json_string(out, p->command);
+		json_string(out, p->command);
 		fputs(",\"shim\":", out);
-		status_put_json_string(out, p->shim);
+		json_string(out, p->shim);
 		fputs(",\"config\":", out);
 		if (p->has_table)
-			status_put_json_string(out, p->config);
+			json_string(out, p->config);
 		else
 			fputs("null", out);
 		fputs(",\"threads\":[", out);
