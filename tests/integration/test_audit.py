@@ -461,8 +461,8 @@ def test_the_plans_children_cpus_are_left_to_other_work(run):
     conf = run.write("children.conf", "[main]\ncpus: 1\n[thread all]\n"
                      "cpus: 0-1\n[children]\ncpus: 0\n")
     process = subprocess.Popen(
-        [run.build.launcher, "--config", conf, "--log", "none", "--",
-         run.build.holding, "hold", "2"],
+        run.build.command([run.build.launcher, "--config", conf, "--log",
+                           "none", "--", run.build.holding, "hold", "2"]),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=run.env())
     try:

@@ -7,11 +7,19 @@ import json
 import os
 import subprocess
 
-from harness import (THREAD_SANITIZED, Skip, expect, expect_equal, need_cpus,
-                     parse_fields)
+from harness import Skip, expect, expect_equal, need_cpus, parse_fields
 
-# ThreadSanitizer's runtime runs a thread of its own in every process.
-RUNTIME_THREADS = 1 if THREAD_SANITIZED else 0
+
+def program_threads(found, pid, reports):
+    """The rows of the program's own threads: its main and those that
+    reported. Others are a runtime's (ThreadSanitizer's, qemu-user's),
+    made without pthread_create: never placed."""
+    own = {pid} | {int(r["tid"]) for r in reports}
+    threads = {t["tid"]: t for t in found["threads"]}
+    extra = [t for tid, t in threads.items() if tid not in own]
+    expect(all(t["rule"] is None for t in extra),
+           f"only the program's threads placed: {extra}")
+    return {tid: t for tid, t in threads.items() if tid in own}
 
 
 @contextlib.contextmanager
@@ -82,9 +90,8 @@ def test_rows_match_what_each_thread_says_of_itself(run):
         table = status(run, str(process.pid))
     expect_equal(found["pid"], process.pid, "the process")
     expect_equal(found["shim"], "placing", "the shim's state")
-    threads = {t["tid"]: t for t in found["threads"]}
-    expect_equal(len(threads), 6 + RUNTIME_THREADS,
-                 "main and five held threads")
+    threads = program_threads(found, process.pid, reports)
+    expect_equal(len(threads), 6, "main and five held threads")
     main = threads[process.pid]
     expect_equal((main["rule"], main["cpus"], main["want"], main["flag"]),
                  ("main", "0", "0", ""), "the main thread")
@@ -97,9 +104,10 @@ def test_rows_match_what_each_thread_says_of_itself(run):
                       3, ""), f"thread {report['tid']}")
         expect_equal(thread["last_cpu"], 1, "ran where it is allowed")
     rows = table_rows(table.stdout)
-    expect_equal(sorted(rows), sorted(threads), "the table's threads")
+    expect_equal(sorted(rows), sorted(t["tid"] for t in found["threads"]),
+                 "the table's threads")
     for tid, row in rows.items():
-        if threads[tid]["rule"] is None:  # the sanitizer's own
+        if tid not in threads:  # a runtime's own
             continue
         expect_equal((row["NAME"], row["RULE"], row["CPUS"], row["POLICY"],
                       row["NICE"]),
@@ -113,8 +121,8 @@ def test_a_process_of_sixty_threads(run):
             as (process, reports):
         found = status_json(run, "--match", f"{run.build.holding} hold 60")
     expect_equal(len(reports), 60, "threads that reported")
-    expect_equal(len(found["threads"]), 61 + RUNTIME_THREADS, "rows")
-    placed = [t for t in found["threads"] if t["rule"] is not None]
+    placed = list(program_threads(found, process.pid, reports).values())
+    expect_equal(len(placed), 61, "rows of the program's threads")
     expect_equal(sorted(t["seq"] for t in placed), list(range(61)),
                  "creation numbers, main's 0")
     expect(all(t["rule"] in ("main", "held") for t in placed),
