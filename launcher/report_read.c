@@ -134,8 +134,15 @@ int report_close(struct report_input *input, char *problem, size_t size)
 		while (waitpid(input->child, &status, 0) < 0 && errno == EINTR)
 			;
 		input->child = 0;
-		/* gzip -d: 1 an error (not gzip, corrupt, cut), 2 a warning. */
-		if (!WIFEXITED(status) || WEXITSTATUS(status) == 1) {
+		/* 127: the child could not exec gzip (where posix_spawnp
+		 * cannot tell its caller, as under qemu-user). gzip -d: 1
+		 * an error (not gzip, corrupt, cut), 2 a warning. */
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+			snprintf(problem, size,
+				 "cannot read a .gz: gzip not found in PATH "
+				 "(install gzip, or gunzip the file)");
+			result = -1;
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status) == 1) {
 			snprintf(problem, size,
 				 "not a valid gzip file (corrupt or cut "
 				 "short): gzip -dc failed");

@@ -226,7 +226,9 @@ def stopped_by(run, sig, marker):
                 break
             time.sleep(0.05)
         expect_equal(len(children), len(cpus.split(",")), "busy children")
-        time.sleep(0.3)  # some wake-ups to report
+        # some wake-ups to report (under qemu-user, beside two busy
+        # children, the probe takes longer to start)
+        time.sleep(2 if getattr(run.build, "qemu", None) else 0.3)
         process.send_signal(sig)
         stdout, stderr = process.communicate(timeout=10)
     finally:
