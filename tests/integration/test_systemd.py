@@ -80,6 +80,12 @@ nice: -5
 def need_systemd_analyze():
     if not shutil.which("systemd-analyze"):
         raise Skip("systemd-analyze is not installed (Debian's systemd)")
+    # verify --root came with systemd 250 (Debian 12 has 252, 11 has 247).
+    version = subprocess.run(["systemd-analyze", "--version"],
+                             capture_output=True, text=True).stdout.split()
+    if len(version) > 1 and version[1].isdigit() and int(version[1]) < 250:
+        raise Skip(f"systemd-analyze {version[1]} cannot verify under "
+                   "--root (systemd 250 and later can: Debian 12, 13)")
 
 
 def put(root, path, text, mode=0o644):
