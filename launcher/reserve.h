@@ -122,4 +122,9 @@ long reserve_undo(const char *root, char *problem, size_t len);
 int reserve_set_irqs(const char *root, const char *others, const char *keep,
 		     const char *kept, char *problem, size_t len);
 
+/* A message into out (len bytes), as snprintf: reserve's one way to
+ * word a problem or a note for its caller. */
+void reserve_say(char *out, size_t len, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,19 +30,6 @@ struct files_work {
 	char drop[RESERVE_MAX_FILES][PATH_MAX]; /* ours, no longer planned */
 	size_t drop_count;
 };
-
-static void files_say(char *out, size_t len, const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void files_say(char *out, size_t len, const char *format, ...)
-{
-	va_list args;
-
-	va_start(args, format);
-	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
-	vsnprintf(out, len, format, args);
-	va_end(args);
-}
 
 static void files_full(char *out, const char *root, const char *path)
 {
@@ -104,11 +90,12 @@ int reserve_manifest_read(const char *root, struct reserve_manifest *manifest,
 	if (!in && errno == ENOENT)
 		return 0;
 	if (!in || !reserve_is_ours(full)) {
-		files_say(problem, len,
-			  in ? "%s is not klipper-pin's (its first line is not "
-			       "the marker): move it away"
-			     : "cannot read %s: %s",
-			  full, strerror(errno));
+		reserve_say(
+			problem, len,
+			in ? "%s is not klipper-pin's (its first line is not "
+			     "the marker): move it away"
+			   : "cannot read %s: %s",
+			full, strerror(errno));
 		if (in)
 			fclose(in);
 		return -1;
@@ -117,9 +104,9 @@ int reserve_manifest_read(const char *root, struct reserve_manifest *manifest,
 	while (fgets(line, sizeof(line), in)) {
 		number++;
 		if (files_manifest_line(manifest, line) != 0) {
-			files_say(problem, len,
-				  "%s:%d: not a record of reserve", full,
-				  number);
+			reserve_say(problem, len,
+				    "%s:%d: not a record of reserve", full,
+				    number);
 			fclose(in);
 			return -1;
 		}
@@ -161,9 +148,9 @@ static int files_dirs_for(struct files_work *work, const char *path,
 		*slash = '\0';
 		if (stat(full, &info) == 0) {
 			if (!S_ISDIR(info.st_mode)) {
-				files_say(problem, len,
-					  "%s is in the way: not a directory",
-					  full);
+				reserve_say(problem, len,
+					    "%s is in the way: not a directory",
+					    full);
 				return -1;
 			}
 		} else if (errno == ENOENT) {
@@ -178,8 +165,8 @@ static int files_dirs_for(struct files_work *work, const char *path,
 				snprintf(work->make[work->make_count++],
 					 PATH_MAX, "%s", full + root_length);
 		} else {
-			files_say(problem, len, "cannot look at %s: %s", full,
-				  strerror(errno));
+			reserve_say(problem, len, "cannot look at %s: %s", full,
+				    strerror(errno));
 			return -1;
 		}
 		*slash = '/';
@@ -204,8 +191,8 @@ static int files_writable_above(const char *root, const char *path,
 	}
 	if (access(full[0] ? full : "/", W_OK | X_OK) == 0)
 		return 0;
-	files_say(problem, len, "cannot write in %s: %s", full[0] ? full : "/",
-		  strerror(errno));
+	reserve_say(problem, len, "cannot write in %s: %s",
+		    full[0] ? full : "/", strerror(errno));
 	return -1;
 }
 
@@ -219,16 +206,16 @@ static int files_replaceable(const char *full, bool *existed, char *problem,
 	if (!*existed && (errno == ENOENT || errno == ENOTDIR))
 		return 0;
 	if (!*existed) {
-		files_say(problem, len, "cannot look at %s: %s", full,
-			  strerror(errno));
+		reserve_say(problem, len, "cannot look at %s: %s", full,
+			    strerror(errno));
 		return -1;
 	}
 	if (S_ISREG(info.st_mode) && reserve_is_ours(full))
 		return 0;
-	files_say(problem, len,
-		  "%s is in the way: klipper-pin did not write it (no marker "
-		  "on its first line); move it away, or merge it yourself",
-		  full);
+	reserve_say(problem, len,
+		    "%s is in the way: klipper-pin did not write it (no marker "
+		    "on its first line); move it away, or merge it yourself",
+		    full);
 	return -1;
 }
 
@@ -355,8 +342,8 @@ static int files_do(struct files_work *work, const struct reserve_plan *plan,
 	for (size_t d = 0; d < work->make_count; d++) {
 		files_full(full, work->root, work->make[d]);
 		if (mkdir(full, 0755) != 0) {
-			files_say(problem, len, "cannot make %s: %s", full,
-				  strerror(errno));
+			reserve_say(problem, len, "cannot make %s: %s", full,
+				    strerror(errno));
 			work->make_count = d; /* made so far */
 			goto fail;
 		}
@@ -365,8 +352,8 @@ static int files_do(struct files_work *work, const struct reserve_plan *plan,
 		files_full(full, work->root, plan->files[i].path);
 		if (work->change[i] &&
 		    files_write_atomic(full, plan->files[i].content) != 0) {
-			files_say(problem, len, "cannot write %s: %s", full,
-				  strerror(errno));
+			reserve_say(problem, len, "cannot write %s: %s", full,
+				    strerror(errno));
 			goto fail;
 		}
 	}
@@ -403,8 +390,8 @@ long reserve_apply(const char *root, const struct reserve_plan *plan,
 		return -1;
 	if ((changes || !old.found) &&
 	    files_write_manifest(root, &old, &work, plan) != 0) {
-		files_say(problem, len, "cannot write the manifest %s%s: %s",
-			  root, RESERVE_MANIFEST, strerror(errno));
+		reserve_say(problem, len, "cannot write the manifest %s%s: %s",
+			    root, RESERVE_MANIFEST, strerror(errno));
 		files_roll_back(&work, plan, plan->count);
 		return -1;
 	}
@@ -459,15 +446,15 @@ long reserve_undo(const char *root, char *problem, size_t len)
 			printf("removed %s\n", full);
 			removed++;
 		} else if (errno != ENOENT) {
-			files_say(problem, len, "cannot remove %s: %s", full,
-				  strerror(errno));
+			reserve_say(problem, len, "cannot remove %s: %s", full,
+				    strerror(errno));
 			return -1;
 		}
 	}
 	files_full(full, root, RESERVE_MANIFEST);
 	if (unlink(full) != 0) {
-		files_say(problem, len, "cannot remove %s: %s", full,
-			  strerror(errno));
+		reserve_say(problem, len, "cannot remove %s: %s", full,
+			    strerror(errno));
 		return -1;
 	}
 	files_remove_dirs(root, &manifest);

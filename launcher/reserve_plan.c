@@ -30,10 +30,7 @@ static const char *const reserve_unit_dirs[] = {
 #define UNIT_DIR_COUNT                                                         \
 	(sizeof(reserve_unit_dirs) / sizeof(reserve_unit_dirs[0]))
 
-static void plan_say(char *out, size_t len, const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void plan_say(char *out, size_t len, const char *format, ...)
+void reserve_say(char *out, size_t len, const char *format, ...)
 {
 	va_list args;
 
@@ -122,21 +119,21 @@ static int plan_online(const char *root, cpu_set_t *online, char *problem,
 	if (!root[0]) {
 		if (cpulist_read_online(online, CPULIST_SETSIZE) == 0)
 			return 0;
-		plan_say(problem, len, "cannot read the online CPUs: %s",
-			 strerror(errno));
+		reserve_say(problem, len, "cannot read the online CPUs: %s",
+			    strerror(errno));
 		return -1;
 	}
 	if (plan_read(root, path, text, sizeof(text)) < 0) {
-		plan_say(problem, len, "cannot read %s%s: %s", root, path,
-			 strerror(errno));
+		reserve_say(problem, len, "cannot read %s%s: %s", root, path,
+			    strerror(errno));
 		return -1;
 	}
 	text[strcspn(text, "\n")] = '\0';
 	if (cpulist_parse(text, CPULIST_MAX_CPU, &list, NULL) != CPULIST_OK ||
 	    cpulist_is_relative(&list)) {
 		cpulist_free(&list);
-		plan_say(problem, len, "%s%s holds '%s', not a CPU list", root,
-			 path, text);
+		reserve_say(problem, len, "%s%s holds '%s', not a CPU list",
+			    root, path, text);
 		return -1;
 	}
 	CPU_ZERO_S(CPULIST_SETSIZE, online);
@@ -158,8 +155,9 @@ static int plan_cpus(const char *text, const cpu_set_t *online,
 
 	error = cpulist_parse(text, CPULIST_MAX_CPU, &list, &bad);
 	if (error != CPULIST_OK || !offline) {
-		plan_say(problem, len, "bad --cpus '%s' at '%s': expected %s",
-			 text, bad, cpulist_strerror(error));
+		reserve_say(problem, len,
+			    "bad --cpus '%s' at '%s': expected %s", text, bad,
+			    cpulist_strerror(error));
 		CPU_FREE(offline);
 		return -1;
 	}
@@ -174,18 +172,19 @@ static int plan_cpus(const char *text, const cpu_set_t *online,
 	cpulist_format(offline, CPULIST_SETSIZE, off, sizeof(off));
 	CPU_FREE(offline);
 	if (missing)
-		plan_say(problem, len,
-			 "--cpus '%s': %s names no CPU here (online: %s)", text,
-			 absent, online_text);
+		reserve_say(problem, len,
+			    "--cpus '%s': %s names no CPU here (online: %s)",
+			    text, absent, online_text);
 	else if (off[0])
-		plan_say(problem, len,
-			 "--cpus '%s': CPU %s not online (online: %s)", text,
-			 off, online_text);
+		reserve_say(problem, len,
+			    "--cpus '%s': CPU %s not online (online: %s)", text,
+			    off, online_text);
 	else if (CPU_EQUAL_S(CPULIST_SETSIZE, reserved, online))
-		plan_say(problem, len,
-			 "--cpus '%s' is every online CPU (%s): none would be "
-			 "left for other work",
-			 text, online_text);
+		reserve_say(
+			problem, len,
+			"--cpus '%s' is every online CPU (%s): none would be "
+			"left for other work",
+			text, online_text);
 	else
 		return 0;
 	return -1;
@@ -395,8 +394,8 @@ static int plan_slice_forbids(const char *root, const char *unit,
 		if (!cpuset.restricted ||
 		    CPU_EQUAL_S(CPULIST_SETSIZE, cpuset.set, reserved))
 			continue;
-		plan_say(why, len, "%s (AllowedCPUs= at %s%s)", chain[i], root,
-			 cpuset.where);
+		reserve_say(why, len, "%s (AllowedCPUs= at %s%s)", chain[i],
+			    root, cpuset.where);
 		forbids = i == 0 ? -1 : 1;
 	}
 	CPU_FREE(cpuset.set);
@@ -531,14 +530,15 @@ static void plan_env_line(struct plan_irqbalance *irq, const char *path,
 				  : strcmp(value, ours[n]) == 0);
 
 		if (strcmp(line, names[n]) == 0 && value[0] && !ok)
-			plan_say(irq->conflict, sizeof(irq->conflict),
-				 "%s%s:%d sets %s=%s, which overrides "
-				 "irqbalance's drop-in (EnvironmentFile= wins "
-				 "over Environment=): %s there, then run "
-				 "again",
-				 irq->root, path, number, names[n], value,
-				 n == 2 ? "add the drop-in's --banirq words"
-					: "comment it out");
+			reserve_say(
+				irq->conflict, sizeof(irq->conflict),
+				"%s%s:%d sets %s=%s, which overrides "
+				"irqbalance's drop-in (EnvironmentFile= wins "
+				"over Environment=): %s there, then run "
+				"again",
+				irq->root, path, number, names[n], value,
+				n == 2 ? "add the drop-in's --banirq words"
+				       : "comment it out");
 	}
 }
 
@@ -595,7 +595,7 @@ static int plan_irqbalance_dropin(const struct reserve_request *request,
 			  plan_take_env_file, &irq);
 	plan_env_conflicts(&irq);
 	if (irq.conflict[0]) {
-		plan_say(problem, len, "%s", irq.conflict);
+		reserve_say(problem, len, "%s", irq.conflict);
 		return -1;
 	}
 	snprintf(variable, sizeof(variable), "%s=%s",
@@ -653,11 +653,12 @@ static int plan_irqs(const struct reserve_request *request,
 	char banirqs[1200];
 
 	if (plan_banirqs(request->keep_irqs, banirqs, sizeof(banirqs)) != 0) {
-		plan_say(problem, len,
-			 "bad --keep-irq '%s': expected IRQ numbers, as "
-			 "/proc/interrupts shows them (\"45\", \"45,46\"; at "
-			 "most %d)",
-			 request->keep_irqs, MAX_KEPT);
+		reserve_say(
+			problem, len,
+			"bad --keep-irq '%s': expected IRQ numbers, as "
+			"/proc/interrupts shows them (\"45\", \"45,46\"; at "
+			"most %d)",
+			request->keep_irqs, MAX_KEPT);
 		return -1;
 	}
 	if (plan_has_irqbalance(request->root)) {
@@ -701,11 +702,12 @@ static int plan_unit(const struct reserve_request *request,
 					 why, sizeof(why));
 
 	if (forbids < 0) {
-		plan_say(problem, len,
-			 "%s forbids CPUs %s to every unit, and cgroup cpusets "
-			 "are hierarchical: no slice can give %s them; add "
-			 "%s to it or remove it",
-			 why, plan->reserved, request->unit, plan->reserved);
+		reserve_say(
+			problem, len,
+			"%s forbids CPUs %s to every unit, and cgroup cpusets "
+			"are hierarchical: no slice can give %s them; add "
+			"%s to it or remove it",
+			why, plan->reserved, request->unit, plan->reserved);
 		return -1;
 	}
 	if (forbids) {
@@ -805,7 +807,7 @@ int reserve_cpus(const char *root, const char *cpus, struct reserve_plan *plan,
 	int result = -1;
 
 	memset(plan, 0, sizeof(*plan));
-	plan_say(problem, len, "out of memory");
+	reserve_say(problem, len, "out of memory");
 	if (online && reserved)
 		result = plan_resolve(root, cpus, plan, online, reserved,
 				      problem, len);
@@ -823,12 +825,12 @@ int reserve_plan_build(const struct reserve_request *request,
 	int result = -1;
 
 	memset(plan, 0, sizeof(*plan));
-	plan_say(problem, len, "out of memory");
+	reserve_say(problem, len, "out of memory");
 	if (!online || !reserved ||
 	    plan_resolve(request->root, request->cpus, plan, online, reserved,
 			 problem, len) != 0)
 		goto out;
-	plan_say(problem, len, "a file to write is too long");
+	reserve_say(problem, len, "a file to write is too long");
 	if (plan_managers(request, plan) != 0 ||
 	    plan_irqs(request, plan, reserved, problem, len) != 0 ||
 	    plan_unit(request, plan, reserved, problem, len) != 0)
