@@ -508,7 +508,7 @@ static void report_print_ratios(const struct report_options *o,
 
 /* ---- --svg --------------------------------------------------------------- */
 
-#define REPORT_SVG_WIDTH 900
+#define REPORT_SVG_WIDTH 960 /* the right margin: 4 sessions' marks */
 #define REPORT_SVG_LEFT 80.0
 #define REPORT_SVG_RIGHT 870.0
 #define REPORT_SVG_PANEL 150.0 /* a figure's height, its axis included */
@@ -543,8 +543,41 @@ static void report_svg_number(double value, char *buf, size_t len)
 	snprintf(buf, len, "%.4g", value);
 }
 
+/* A session's median and p99 as dashed lines across the figure, named at
+ * its right edge, columns apart by session. scratch (count doubles) is
+ * sorted in place: the series keeps its time order. */
+static void report_svg_marks(FILE *out, const struct svg_axis *y,
+			     const struct report_series *values,
+			     double *scratch, const char *color,
+			     size_t session)
+{
+	struct report_summary summary;
+	struct {
+		const char *label;
+		double value;
+	} marks[2];
+
+	memcpy(scratch, values->values, values->count * sizeof(double));
+	summary = report_summarize(scratch, values->count);
+	marks[0].label = "p50";
+	marks[0].value = summary.median;
+	marks[1].label = "p99";
+	marks[1].value = summary.p99;
+	for (size_t m = 0; m < 2; m++) {
+		double py = svg_map(y, marks[m].value);
+
+		fprintf(out, "<g class=\"mark %s session-%zu\">\n",
+			marks[m].label, session + 1);
+		svg_line(out, REPORT_SVG_LEFT, py, REPORT_SVG_RIGHT, py, color,
+			 1, true);
+		svg_text(out, REPORT_SVG_RIGHT + 3 + 20 * (double)(session % 4),
+			 py + 3, "start", 9, color, marks[m].label);
+		fputs("</g>\n", out);
+	}
+}
+
 /* One figure: every session's values against its seconds since its first
- * Stats line, on one pair of axes. */
+ * Stats line, on one pair of axes, with each session's p50 and p99. */
 static void report_svg_panel(FILE *out, const struct report_log *log,
 			     const char *name, double top)
 {
@@ -617,6 +650,7 @@ static void report_svg_panel(FILE *out, const struct report_log *log,
 				 "series session-%zu", i + 1);
 			svg_polyline(out, xs, ys, values->count, svg_color(i),
 				     class_name);
+			report_svg_marks(out, &y, values, xs, svg_color(i), i);
 		}
 		free(xs);
 		free(ys);

@@ -101,8 +101,8 @@ def test_probe_compare(run):
 
 def test_report(run):
     """report: srtt and buffer_time each a panel with a line per session
-    with Stats lines; every session in the legend; the log's name
-    escaped."""
+    with Stats lines, and its p50 and p99 marked; every session in the
+    legend; the log's name escaped."""
     odd = run.path("klippy <old> & new.log")
     with open(LOG) as source, open(odd, "w") as out:
         out.write(source.read())
@@ -122,6 +122,19 @@ def test_report(run):
     with open(picture, encoding="utf-8") as svg:
         expect("klippy &lt;old&gt; &amp; new.log" in svg.read(),
                "the log's name escaped")
+    # Each session's p50 and p99 in each panel: a dashed line, named.
+    marks = [group.get("class") for group in root.iter(SVG + "g")
+             if "mark" in group.get("class", "").split()]
+    expect_equal(sorted(marks), sorted(
+        f"mark {p} session-{i}" for p in ("p50", "p99") for i in (1, 2)
+        for panel in range(2)), "p50/p99 marks per session and panel")
+    for group in root.iter(SVG + "g"):
+        if "mark" in group.get("class", "").split():
+            line = group.find(SVG + "line")
+            expect(line is not None and line.get("stroke-dasharray"),
+                   f"{group.get('class')}: a dashed line")
+            expect_equal("".join(group.find(SVG + "text").itertext()),
+                         group.get("class").split()[1], "its name")
 
 
 def test_report_klipper_pin_module(run):
