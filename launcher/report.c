@@ -548,8 +548,7 @@ static void report_svg_number(double value, char *buf, size_t len)
  * sorted in place: the series keeps its time order. */
 static void report_svg_marks(FILE *out, const struct svg_axis *y,
 			     const struct report_series *values,
-			     double *scratch, const char *color,
-			     size_t session)
+			     double *scratch, const char *color, size_t session)
 {
 	struct report_summary summary;
 	struct {
