@@ -192,7 +192,7 @@ check-klipper: all
 # shipped plan, the plan without its policy, the policy alone): run-queue
 # waits of the serial and main threads, srtt, stress-ng's bogo ops. Needs
 # root (the MCU's -r, SCHED_FIFO) and stress-ng; KLIPPER_SRC=DIR (default
-# /var/cache/klipper-pin/klipper). About 7 minutes; the long version:
+# /var/cache/klipper-pin/klipper). About 11 minutes; the long version:
 # BENCH_KLIPPER_SECONDS=40 BENCH_KLIPPER_ROUNDS=3. See bench/klipper.
 .PHONY: bench-klipper
 bench-klipper: all

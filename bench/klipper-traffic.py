@@ -6,6 +6,14 @@
 # through the serial thread ("serialq mcu") both ways, is acked (so
 # srtt/rttvar have samples), and is read by the serial reader thread, and
 # the timer wakes the main thread as often.
+#
+# Two figures at microsecond resolution, where the Stats lines print
+# srtt/rttvar in whole milliseconds:
+# - rtt_us: each reply's #receive_time - #sent_time, both stamped by the
+#   serial thread: the round trip that srtt smooths (serialqueue.c's
+#   update_receive_seq), one sample per reply;
+# - late_us: how late the reactor ran each send timer (the eventtime it
+#   passes less the time asked for): the main thread's own wake-up.
 
 
 class BenchTraffic:
@@ -13,6 +21,7 @@ class BenchTraffic:
         self.printer = config.get_printer()
         self.interval = config.getfloat('interval', 0.005, above=0.)
         self.sent = self.replies = 0
+        self.rtt_us, self.late_us = [], []
         self.command = None
         self.printer.register_event_handler("klippy:ready", self._ready)
 
@@ -24,15 +33,23 @@ class BenchTraffic:
         reactor.register_timer(self._send, reactor.NOW)
 
     def _reply(self, params):
+        # the serial reader thread: list.append holds the GIL
         self.replies += 1
+        if params['#sent_time'] > 0.:
+            self.rtt_us.append(
+                int((params['#receive_time'] - params['#sent_time']) * 1e6))
 
     def _send(self, eventtime):
+        if self.sent:
+            self.late_us.append(int((eventtime - self.due) * 1e6))
         self.command.send()
         self.sent += 1
-        return eventtime + self.interval
+        self.due = eventtime + self.interval
+        return self.due
 
     def get_status(self, eventtime):
-        return {'sent': self.sent, 'replies': self.replies}
+        return {'sent': self.sent, 'replies': self.replies,
+                'rtt_us': list(self.rtt_us), 'late_us': list(self.late_us)}
 
 
 def load_config(config):
