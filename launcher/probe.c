@@ -71,8 +71,12 @@ static void probe_usage(FILE *out)
 	      "(default 1ms)\n"
 	      "      --compare         rounds of: unplaced, the whole process "
 	      "on the\n"
-	      "                        placement's CPUs, the placement; side "
-	      "by side\n"
+	      "                        placement's CPUs, the placement, and "
+	      "with a\n"
+	      "                        policy its CPUs alone and its policy "
+	      "alone;\n"
+	      "                        side by side, with what the p99s "
+	      "say\n"
 	      "      --rounds N        with --compare (default 3), N wake-ups "
 	      "each\n"
 	      "  -j, --json            one JSON document\n"
@@ -778,27 +782,40 @@ static int probe_once(const struct probe_options *options,
 	return 0;
 }
 
-/* The setups to measure: the placement alone, or with --compare the
- * unplaced probe, the whole process on the placement's CPUs (as
- * systemd's CPUAffinity= puts it) and the placement. Their count. */
+/* The setups to measure: the placement alone, or with --compare those
+ * of enum probe_setup_index, the last two only where the placement has a
+ * policy or nice besides its CPUs (else the CPUs alone are the plan and
+ * the policy alone is unplaced). Their count. */
 static size_t probe_setups(const struct probe_options *options,
 			   const struct probe_placement *placement,
 			   struct probe_setup *setups)
 {
-	memset(setups, 0, 3 * sizeof(setups[0]));
-	for (size_t i = 0; i < 3; i++)
+	struct probe_setup *cpus_only = &setups[PROBE_CPUS_ONLY];
+	struct probe_setup *policy_only = &setups[PROBE_POLICY_ONLY];
+
+	memset(setups, 0, PROBE_SETUPS * sizeof(setups[0]));
+	for (size_t i = 0; i < PROBE_SETUPS; i++)
 		setups[i].placement.policy = PLAN_POLICY_UNSET;
 	if (!options->compare) {
 		setups[0].name = "plan";
 		setups[0].placement = *placement;
 		return 1;
 	}
-	setups[0].name = "unplaced";
-	setups[1].name = "process";
-	setups[1].process_cpus = placement->cpus;
-	setups[2].name = "plan";
-	setups[2].placement = *placement;
-	return 3;
+	setups[PROBE_UNPLACED].name = "unplaced";
+	setups[PROBE_PROCESS].name = "process";
+	setups[PROBE_PROCESS].process_cpus = placement->cpus;
+	setups[PROBE_PLAN].name = "plan";
+	setups[PROBE_PLAN].placement = *placement;
+	if (placement->policy == PLAN_POLICY_UNSET && !placement->has_nice)
+		return PROBE_PLAN + 1;
+	cpus_only->name = "cpus only";
+	cpus_only->placement.cpus = placement->cpus;
+	snprintf(cpus_only->placement.rule, sizeof(cpus_only->placement.rule),
+		 "%s", placement->rule);
+	policy_only->name = "policy only";
+	policy_only->placement = *placement;
+	policy_only->placement.cpus = NULL;
+	return PROBE_SETUPS;
 }
 
 /* The report on stdout, and with --svg the picture into svg (committed:
@@ -809,8 +826,8 @@ static int probe_print(const struct probe_options *options,
 {
 	char problem[256];
 
-	struct probe_report reports[3];
-	const char *names[3];
+	struct probe_report reports[PROBE_SETUPS];
+	const char *names[PROBE_SETUPS];
 
 	for (size_t i = 0; i < count; i++) {
 		struct probe_setup *setup = &setups[i];
@@ -841,14 +858,7 @@ static int probe_print(const struct probe_options *options,
 	if (options->json && !options->compare) {
 		probe_print_json(&reports[0]);
 	} else if (options->json) {
-		printf("{\"compare\": true, \"rounds\": %lu, \"interrupted\": "
-		       "%s, \"setups\": {",
-		       options->rounds, stopped ? "true" : "false");
-		for (size_t i = 0; i < count; i++) {
-			printf("%s\"%s\": ", i ? ", " : "", names[i]);
-			probe_print_json(&reports[i]);
-		}
-		printf("}}");
+		probe_print_compare_json(reports, names, count);
 	} else if (options->compare) {
 		probe_print_compare(reports, names, count);
 	} else {
@@ -873,7 +883,7 @@ static int probe_measure(const struct probe_options *options,
 			 const struct probe_placement *placement,
 			 cpu_set_t *load_cpus, struct svg *svg)
 {
-	struct probe_setup setups[3];
+	struct probe_setup setups[PROBE_SETUPS];
 	struct probe_load load = { .children = NULL };
 	size_t count = probe_setups(options, placement, setups);
 	size_t rounds = options->compare ? options->rounds : 1;
@@ -960,6 +970,13 @@ int probe_main(int argc, char **argv)
 	if (status)
 		return status < 0 ? 0 : status;
 	status = probe_placement(&options, &placement);
+	if (status == 0 && options.compare && !placement.cpus) {
+		fprintf(stderr,
+			"klipper-pin probe: --compare needs CPUs to compare: "
+			"rule %s places the probe on none\n",
+			placement.rule);
+		status = PROBE_EXIT_USAGE;
+	}
 	if (status == 0 && options.load)
 		status = probe_cpus("--load", options.load, &load_cpus);
 	/* Before the run, which may be long: a place it cannot write to is

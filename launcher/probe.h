@@ -42,7 +42,7 @@ struct probe_options {
 	int nice;
 	unsigned long siblings;
 	bool json;
-	bool compare;	      /* unplaced, whole process, plan in turn */
+	bool compare;	      /* the setups of enum probe_setup in turn */
 	unsigned long rounds; /* of --compare */
 	const char *svg;      /* --svg FILE, or NULL */
 };
@@ -74,6 +74,21 @@ struct probe_report {
 	int signal; /* what stopped it, or 0 */
 };
 
+/*
+ * The setups of --compare, in this order in its reports: the probe
+ * unplaced; the whole process on the placement's CPUs (as systemd's
+ * CPUAffinity= puts it); the placement; and where it has a policy or nice
+ * as well as CPUs, its CPUs alone and its policy and nice alone.
+ */
+enum probe_setup_index {
+	PROBE_UNPLACED,
+	PROBE_PROCESS,
+	PROBE_PLAN,
+	PROBE_CPUS_ONLY,
+	PROBE_POLICY_ONLY,
+	PROBE_SETUPS
+};
+
 /* The CPUs run->woke counts wake-ups on, as a list ("1", "0-1"). */
 void probe_woke_text(const struct probe_run *run, char *buf, size_t len);
 
@@ -84,9 +99,23 @@ void probe_print_json(const struct probe_report *report);
  * histogram of the buckets from the first to the last one used. */
 void probe_print_text(const struct probe_report *report);
 
-/* --compare: the reports of each setup side by side, one column each. */
+/*
+ * --compare: the reports of each setup side by side, one column each, in
+ * the order of enum probe_setup_index (count 3 or 5), a row of each
+ * p99 over the process's, then a sentence for each thing the p99s say:
+ * the CPUs alone or the whole process worse than unplaced, the policy
+ * alone better than the CPUs alone, and always the lowest. The p99s are
+ * compared to the 0.1 us the table prints them to.
+ */
 void probe_print_compare(const struct probe_report *reports,
 			 const char *const *names, size_t count);
+
+/* --compare --json: one object of every setup's report by its name, each
+ * p99 over the process's ("p99_to_process"), the setups whose p99 is over
+ * the unplaced one's ("worse_than_unplaced") and those of the lowest
+ * ("lowest_p99"), as the text compares them; no newline after it. */
+void probe_print_compare_json(const struct probe_report *reports,
+			      const char *const *names, size_t count);
 
 /*
  * The picture of --svg: each setup's cumulative latency curve on one log

@@ -2,6 +2,7 @@
  * klipper-pin probe's report: text for a terminal, with a log2 histogram,
  * one JSON object, or the setups of --compare side by side.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -169,6 +170,83 @@ void probe_print_text(const struct probe_report *report)
 	}
 }
 
+/* ns in tenths of a microsecond, rounded half away from zero: the
+ * figures of the comparison, and what its verdicts compare. */
+static long long probe_tenths(int64_t ns)
+{
+	return ns < 0 ? -((-(long long)ns + 50) / 100)
+		      : ((long long)ns + 50) / 100;
+}
+
+static void probe_format_tenths(long long tenths, char *buf, size_t len)
+{
+	unsigned long long magnitude =
+		tenths < 0 ? 0ULL - (unsigned long long)tenths
+			   : (unsigned long long)tenths;
+
+	snprintf(buf, len, "%s%llu.%llu", tenths < 0 ? "-" : "", magnitude / 10,
+		 magnitude % 10);
+}
+
+/* A ratio of p99s: two decimals, three under 0.1 (where two would say
+ * little). */
+static void probe_format_ratio(double ratio, char *buf, size_t len)
+{
+	snprintf(buf, len, ratio < 0.1 ? "%.3f" : "%.2f", ratio);
+}
+
+/* What the p99s of --compare say, to the 0.1 us the table prints. */
+struct probe_verdict {
+	size_t count;
+	bool has[PROBE_SETUPS]; /* a p99: some wake-ups */
+	long long p99[PROBE_SETUPS];
+	bool has_ratio[PROBE_SETUPS];
+	double ratio[PROBE_SETUPS]; /* p99 over the process's */
+	bool worse[PROBE_SETUPS];   /* p99 over the unplaced one's */
+	bool lowest[PROBE_SETUPS];
+	size_t alone; /* the CPUs alone: cpus only, or the plan of three */
+	bool policy_better; /* the policy alone under the CPUs alone */
+};
+
+static void probe_judge(const struct probe_report *reports, size_t count,
+			struct probe_verdict *v)
+{
+	long long low = 0;
+	bool any = false;
+
+	memset(v, 0, sizeof(*v));
+	v->count = count;
+	v->alone = PROBE_PLAN;
+	if (count >= PROBE_SETUPS) {
+		v->count = PROBE_SETUPS;
+		v->alone = PROBE_CPUS_ONLY;
+	}
+	for (size_t i = 0; i < v->count; i++) {
+		v->has[i] = reports[i].summary->count > 0;
+		v->p99[i] = probe_tenths(reports[i].summary->p99);
+		if (v->has[i] && (!any || v->p99[i] < low))
+			low = v->p99[i];
+		any = any || v->has[i];
+	}
+	for (size_t i = 0; i < v->count; i++) {
+		if (!v->has[i])
+			continue;
+		v->lowest[i] = v->p99[i] == low;
+		v->worse[i] = i != PROBE_UNPLACED && v->has[PROBE_UNPLACED] &&
+			      v->p99[i] > v->p99[PROBE_UNPLACED];
+		v->has_ratio[i] = v->count > PROBE_PROCESS &&
+				  v->has[PROBE_PROCESS] &&
+				  v->p99[PROBE_PROCESS] > 0;
+		if (v->has_ratio[i])
+			v->ratio[i] = (double)v->p99[i] /
+				      (double)v->p99[PROBE_PROCESS];
+	}
+	v->policy_better = v->count == PROBE_SETUPS &&
+			   v->has[PROBE_POLICY_ONLY] &&
+			   v->has[PROBE_CPUS_ONLY] &&
+			   v->p99[PROBE_POLICY_ONLY] < v->p99[PROBE_CPUS_ONLY];
+}
+
 /* One row of the comparison: label, then each setup's value. */
 static void probe_compare_row(const char *label, char values[][32],
 			      size_t count)
@@ -177,6 +255,104 @@ static void probe_compare_row(const char *label, char values[][32],
 	for (size_t i = 0; i < count; i++)
 		printf(i + 1 < count ? " %-14s" : " %s", values[i]);
 	putchar('\n');
+}
+
+/* text as a paragraph after a blank line, broken at its spaces before
+ * column 78. */
+static void probe_print_wrapped(const char *text)
+{
+	size_t column = 0;
+
+	putchar('\n');
+	text += strspn(text, " ");
+	while (*text) {
+		size_t word = strcspn(text, " ");
+
+		if (column && column + 1 + word > 78) {
+			putchar('\n');
+			column = 0;
+		} else if (column) {
+			putchar(' ');
+			column++;
+		}
+		fwrite(text, 1, word, stdout);
+		column += word;
+		text += word;
+		text += strspn(text, " ");
+	}
+	putchar('\n');
+}
+
+/* The sentences under the table, each where the p99s say it. */
+static void probe_print_verdicts(const struct probe_report *reports,
+				 const char *const *names,
+				 const struct probe_verdict *v)
+{
+	char text[1024], p99[PROBE_SETUPS][32];
+	const struct probe_report *policy = &reports[PROBE_POLICY_ONLY];
+	size_t lowest = 0, said = 0, first = PROBE_SETUPS;
+
+	for (size_t i = 0; i < v->count; i++) {
+		probe_format_tenths(v->p99[i], p99[i], sizeof(p99[i]));
+		if (v->lowest[i]) {
+			lowest++;
+			if (first == PROBE_SETUPS)
+				first = i;
+		}
+	}
+	if (v->worse[v->alone]) {
+		snprintf(text, sizeof(text),
+			 "The placement alone made the p99 worse: %s us on "
+			 "CPUs %s against %s us unplaced. A pinned thread "
+			 "cannot leave a busy CPU, and an idle CPU first has "
+			 "to wake up: keep its CPU free of other work "
+			 "(klipper-pin reserve) or give it a policy.",
+			 p99[v->alone], reports[v->alone].asked,
+			 p99[PROBE_UNPLACED]);
+		probe_print_wrapped(text);
+	}
+	if (v->worse[PROBE_PROCESS]) {
+		snprintf(text, sizeof(text),
+			 "The whole process on CPUs %s (what CPUAffinity= "
+			 "gives) made the p99 worse: %s us against %s us "
+			 "unplaced.",
+			 reports[PROBE_PROCESS].asked, p99[PROBE_PROCESS],
+			 p99[PROBE_UNPLACED]);
+		probe_print_wrapped(text);
+	}
+	if (v->policy_better) {
+		snprintf(text, sizeof(text),
+			 "The policy alone (%s %d) did more than the placement "
+			 "alone (CPUs %s): p99 %s us against %s us.",
+			 proc_policy_name(policy->run->policy),
+			 policy->run->priority, reports[PROBE_CPUS_ONLY].asked,
+			 p99[PROBE_POLICY_ONLY], p99[PROBE_CPUS_ONLY]);
+		probe_print_wrapped(text);
+	}
+	if (first == PROBE_SETUPS)
+		return;
+	snprintf(text, sizeof(text), "Lowest p99: ");
+	for (size_t i = 0; i < v->count; i++)
+		if (v->lowest[i]) {
+			said++;
+			snprintf(text + strlen(text),
+				 sizeof(text) - strlen(text), "%s%s",
+				 said == 1	  ? ""
+				 : said == lowest ? " and "
+						  : ", ",
+				 names[i]);
+		}
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), ", %s us",
+		 p99[first]);
+	if (!v->lowest[PROBE_PROCESS] && v->has_ratio[first]) {
+		char ratio[32];
+
+		probe_format_ratio(v->ratio[first], ratio, sizeof(ratio));
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 ", %sx the whole process's", ratio);
+	}
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), ".");
+	probe_print_wrapped(text);
 }
 
 void probe_print_compare(const struct probe_report *reports,
@@ -192,10 +368,11 @@ void probe_print_compare(const struct probe_report *reports,
 		{ "p99.9 (us)", offsetof(struct probe_summary, p999) },
 		{ "max (us)", offsetof(struct probe_summary, max) },
 	};
-	char values[3][32], interval[32], threshold[32], label[48];
+	char values[PROBE_SETUPS][32], interval[32], threshold[32], label[48];
+	struct probe_verdict verdict;
 
-	if (count > 3)
-		count = 3;
+	probe_judge(reports, count, &verdict);
+	count = verdict.count;
 	probe_format_time(reports[0].options->interval_ns, interval,
 			  sizeof(interval));
 	probe_format_time(reports[0].options->threshold_ns, threshold,
@@ -235,10 +412,19 @@ void probe_print_compare(const struct probe_report *reports,
 			       (const char *)reports[i].summary +
 				       figures[f].offset,
 			       sizeof(value));
-			snprintf(values[i], sizeof(values[i]), "%.1f",
-				 (double)value / 1e3);
+			probe_format_tenths(probe_tenths(value), values[i],
+					    sizeof(values[i]));
 		}
 		probe_compare_row(figures[f].label, values, count);
+		if (figures[f].offset != offsetof(struct probe_summary, p99))
+			continue;
+		for (size_t i = 0; i < count; i++)
+			if (verdict.has_ratio[i])
+				probe_format_ratio(verdict.ratio[i], values[i],
+						   sizeof(values[i]));
+			else
+				snprintf(values[i], sizeof(values[i]), "-");
+		probe_compare_row("p99 / process", values, count);
 	}
 	for (size_t i = 0; i < count; i++)
 		snprintf(values[i], sizeof(values[i]), "%zu",
@@ -254,6 +440,60 @@ void probe_print_compare(const struct probe_report *reports,
 		else
 			snprintf(values[i], sizeof(values[i]), "-");
 	probe_compare_row("run-queue wait (us)", values, count);
+	probe_print_verdicts(reports, names, &verdict);
+}
+
+/* The names of the setups where flags holds, as a JSON list. */
+static void probe_json_names(const char *key, const bool *flags,
+			     const char *const *names, size_t count)
+{
+	bool first = true;
+
+	printf(", \"%s\": [", key);
+	for (size_t i = 0; i < count; i++)
+		if (flags[i]) {
+			printf("%s", first ? "" : ", ");
+			json_string(stdout, names[i]);
+			first = false;
+		}
+	putchar(']');
+}
+
+void probe_print_compare_json(const struct probe_report *reports,
+			      const char *const *names, size_t count)
+{
+	struct probe_verdict verdict;
+
+	probe_judge(reports, count, &verdict);
+	count = verdict.count;
+	printf("{\"compare\": true, \"rounds\": %lu, \"interrupted\": %s, "
+	       "\"setups\": {",
+	       reports[0].options->rounds,
+	       reports[0].signal ? "true" : "false");
+	for (size_t i = 0; i < count; i++) {
+		printf("%s", i ? ", " : "");
+		json_string(stdout, names[i]);
+		printf(": ");
+		probe_print_json(&reports[i]);
+	}
+	printf("}, \"p99_to_process\": {");
+	for (size_t i = 0; i < count; i++) {
+		printf("%s", i ? ", " : "");
+		json_string(stdout, names[i]);
+		if (verdict.has_ratio[i]) {
+			char ratio[32];
+
+			probe_format_ratio(verdict.ratio[i], ratio,
+					   sizeof(ratio));
+			printf(": %s", ratio);
+		} else {
+			printf(": null");
+		}
+	}
+	putchar('}');
+	probe_json_names("worse_than_unplaced", verdict.worse, names, count);
+	probe_json_names("lowest_p99", verdict.lowest, names, count);
+	putchar('}');
 }
 
 /* ---- --svg --------------------------------------------------------------- */

@@ -3,7 +3,9 @@ asked and reports every field (text and --json); a config's rule places
 it as the shim would; bad input is refused with exit 2 or 1 and nothing
 left running; SIGINT and SIGTERM stop a run with --load and --siblings
 with every busy child reaped; and its median agrees with cyclictest's on
-the same scenario. No timing figure is asserted but that median."""
+the same scenario; --compare measures three setups, or five with a
+policy, and says what their p99s say exactly when they say it. No timing
+figure is asserted but that median."""
 import json
 import os
 import shutil
@@ -134,6 +136,7 @@ BAD = [
     (["extra"], 2, "unexpected 'extra'"),
     (["--rounds", "2"], 2, "--rounds goes with --compare"),
     (["--compare"], 2, "--compare needs a placement"),
+    (["--compare", "--policy", "fifo"], 2, "--compare needs a placement"),
     (["--compare", "--cpus", "0", "--rounds", "0"], 2, "bad --rounds"),
 ]
 
@@ -149,16 +152,129 @@ def test_bad_input(run):
         expect_equal(completed.stdout, "", f"stdout of {args}")
 
 
+THREE = ["unplaced", "process", "plan"]
+FIVE = THREE + ["cpus only", "policy only"]
+
+
+def compare_table(stdout, count):
+    """The text of --compare: {row label: [value of each setup]} from its
+    fixed columns (20 characters of label, 15 a setup), and the sentences
+    under the table, one a paragraph, each joined onto one line."""
+    lines = stdout.splitlines()
+    rows = {}
+    for number, line in enumerate(lines[2:], start=2):
+        if not line:
+            break
+        values = [line[20 + 15 * i:20 + 15 * (i + 1)].strip()
+                  for i in range(count - 1)] + [line[20 + 15 * (count - 1):]
+                                                .strip()]
+        rows[line[:20].strip()] = values
+    paragraphs = "\n".join(lines[number + 1:]).split("\n\n")
+    return rows, [" ".join(p.split("\n")) for p in paragraphs if p]
+
+
+def tenths(text):
+    """A figure of the table (us, one decimal) in tenths of a us."""
+    return round(float(text) * 10)
+
+
+def verdicts(p99, names):
+    """What p99 (tenths of a us by setup name) says, as --compare must
+    say it: the setups worse than unplaced, the lowest, and whether the
+    policy alone beat the CPUs alone."""
+    worse = [name for name in names
+             if name != "unplaced" and p99[name] > p99["unplaced"]]
+    lowest = [name for name in names if p99[name] == min(p99.values())]
+    policy = "policy only" in names and p99["policy only"] < p99["cpus only"]
+    return worse, lowest, policy
+
+
+def expect_ratio(printed, p99, name):
+    """printed is p99[name] over the process's, to its decimals."""
+    want = p99[name] / p99["process"]
+    decimals = len(printed.split(".")[1])
+    expect(abs(float(printed) - want) <= 0.5 * 10 ** -decimals + 1e-9,
+           f"{name}: p99 / process {printed}, {want:.4f} by its p99")
+    expect_equal(decimals, 3 if want < 0.1 else 2, f"{name}: decimals of "
+                 f"{printed}")
+
+
+def us(tenth):
+    return f"{tenth // 10}.{tenth % 10}"
+
+
+def expect_compare_text(stdout, names, cpus):
+    """The table of --compare for names, its ratio row, and each sentence
+    under it there if and only if the p99s the table prints say so."""
+    rows, sentences = compare_table(stdout, len(names))
+    expect_equal(rows[""], names, "columns")
+    for label in ("cpus", "policy", "woke on cpus", "p50 (us)", "p99 (us)",
+                  "p99 / process", "p99.9 (us)", "run-queue wait (us)"):
+        expect(label in rows, f"no {label} row in\n{stdout}")
+    p99 = {name: tenths(value) for name, value in zip(names, rows["p99 (us)"])}
+    print("    p99 (us): " + ", ".join(f"{name} {us(p99[name])}"
+                                       for name in names))
+    expect_equal(rows["p99 / process"][1], "1.00", "the process's ratio")
+    for name, printed in zip(names, rows["p99 / process"]):
+        expect_ratio(printed, p99, name)
+    worse, lowest, policy = verdicts(p99, names)
+    alone = "cpus only" if "cpus only" in names else "plan"
+    said = {
+        "The placement alone made the p99 worse: "
+        f"{us(p99[alone])} us on CPUs {cpus} against {us(p99['unplaced'])} us"
+        " unplaced. A pinned thread cannot leave a busy CPU, and an idle CPU "
+        "first has to wake up: keep its CPU free of other work (klipper-pin "
+        "reserve) or give it a policy.": alone in worse,
+        f"The whole process on CPUs {cpus} (what CPUAffinity= gives) made "
+        f"the p99 worse: {us(p99['process'])} us against "
+        f"{us(p99['unplaced'])} us unplaced.": "process" in worse,
+    }
+    if "policy only" in names:
+        said["The policy alone (fifo 10) did more than the placement alone "
+             f"(CPUs {cpus}): p99 {us(p99['policy only'])} us against "
+             f"{us(p99['cpus only'])} us."] = policy
+    for sentence, holds in said.items():
+        expect_equal(sentence in sentences, holds,
+                     f"'{sentence}' said, by the p99s\n{stdout}")
+    low = ("" if len(lowest) == 1 else ", ".join(lowest[:-1]) + " and ") \
+        + lowest[-1]
+    line = f"Lowest p99: {low}, {us(p99[lowest[0]])} us"
+    if "process" not in lowest:
+        ratio = p99[lowest[0]] / p99["process"]
+        line += f", {ratio:.3f}" if ratio < 0.1 else f", {ratio:.2f}"
+        line += "x the whole process's"
+    expect_equal(sentences[-1], line + ".", "the lowest")
+    expect_equal(len(sentences), 1 + sum(said.values()),
+                 f"sentences: {sentences}")
+
+
+def expect_compare_json(report, names):
+    """--compare --json: every setup by name, and the ratios and verdicts
+    as the text gives them (p99s to 0.1 us)."""
+    expect_equal(list(report["setups"]), names, "setups")
+    p99 = {name: (setup["p99_ns"] + 50) // 100
+           for name, setup in report["setups"].items()}
+    worse, lowest, _ = verdicts(p99, names)
+    expect_equal(report["worse_than_unplaced"], worse, "worse_than_unplaced")
+    expect_equal(report["lowest_p99"], lowest, "lowest_p99")
+    expect_equal(list(report["p99_to_process"]), names, "p99_to_process")
+    expect_equal(report["p99_to_process"]["process"], 1.0, "the process's")
+    for name, ratio in report["p99_to_process"].items():
+        want = p99[name] / p99["process"]
+        decimals = 3 if want < 0.1 else 2
+        expect(abs(ratio - want) <= 0.5 * 10 ** -decimals + 1e-9,
+               f"{name}: p99_to_process {ratio}, {want:.4f} by its p99")
+
+
 def test_compare(run):
-    """--compare: each setup in each round, the process and the plan on
-    the CPU asked, side by side in text."""
+    """--compare of CPUs alone: the three setups in each round, the
+    process and the plan on the CPU asked, side by side in text, with the
+    ratio row and the sentences the p99s call for."""
     cpu = online_cpus()[-1]
     report = probe_json(run, "--compare", "--rounds", "2", "--count", "50",
                         "--cpus", str(cpu), "--siblings", "1")
     expect_equal((report["compare"], report["rounds"], report["interrupted"]),
                  (True, 2, False), "compare")
-    expect_equal(sorted(report["setups"]), ["plan", "process", "unplaced"],
-                 "setups")
     for name, setup in report["setups"].items():
         for field in FIELDS:
             expect(field in setup, f"no {field} in {name}")
@@ -167,14 +283,63 @@ def test_compare(run):
     for name in ("process", "plan"):
         expect_equal(report["setups"][name]["woke_on"], str(cpu),
                      f"{name} woke on")
-    completed = probe(run, "--compare", "--rounds", "1", "--count", "20",
-                      "--cpus", str(cpu))
+    expect_compare_json(report, THREE)
+    completed = probe(run, "--compare", "--rounds", "1", "--count", "50",
+                      "--cpus", str(cpu), "--load", str(cpu))
     expect_equal(completed.returncode, 0, f"probe ({completed.stderr})")
-    header = completed.stdout.splitlines()[2].split()
-    expect_equal(header, ["unplaced", "process", "plan"], "columns")
-    for label in ("cpus", "woke on cpus", "p50 (us)", "p99 (us)",
-                  "run-queue wait (us)"):
-        expect(f"\n{label} " in completed.stdout, f"no {label} row")
+    expect_compare_text(completed.stdout, THREE, str(cpu))
+
+
+def test_compare_policy(run):
+    """--compare of CPUs and a policy (the serial rule: cpus last, fifo
+    10): five setups, the CPUs alone with no policy and the policy alone
+    on no CPUs, the ratios and sentences as their p99s say; --policy on
+    the command line makes the same five."""
+    if os.geteuid() != 0:
+        raise Skip("a fifo rule needs root")
+    cpu = str(online_cpus()[-1])
+    conf = run.write("probe.conf", "[thread serial]\nmatch_name: serialq*\n"
+                     "cpus: last\npolicy: fifo\npriority: 10\n")
+    report = probe_json(run, "--compare", "--rounds", "2", "--count", "50",
+                        "--config", conf, "--rule", "serial",
+                        "--siblings", "1")
+    setups = report["setups"]
+    expect_equal({name: (s["cpus"], s["policy"], s["priority"], s["rule"])
+                  for name, s in setups.items()},
+                 {"unplaced": ("inherit", "other", 0, None),
+                  "process": (cpu, "other", 0, None),
+                  "plan": (cpu, "fifo", 10, "serial"),
+                  "cpus only": (cpu, "other", 0, "serial"),
+                  "policy only": ("inherit", "fifo", 10, "serial")},
+                 "each setup's placement")
+    for name in ("process", "plan", "cpus only"):
+        expect_equal(setups[name]["woke_on"], cpu, f"{name} woke on")
+    for name, setup in setups.items():
+        expect_equal(setup["count"], 100, f"{name} wake-ups")
+    expect_compare_json(report, FIVE)
+    completed = probe(run, "--compare", "--rounds", "1", "--count", "50",
+                      "--config", conf, "--rule", "serial", "--load", cpu)
+    expect_equal(completed.returncode, 0, f"probe ({completed.stderr})")
+    expect(max(len(line) for line in completed.stdout.splitlines()) <= 100,
+           f"over 100 columns:\n{completed.stdout}")
+    expect_compare_text(completed.stdout, FIVE, cpu)
+    completed = probe(run, "--compare", "--rounds", "1", "--count", "20",
+                      "--cpus", cpu, "--policy", "fifo", "--priority", "10")
+    expect_equal(completed.returncode, 0, f"probe ({completed.stderr})")
+    expect_compare_text(completed.stdout, FIVE, cpu)
+
+
+def test_compare_without_cpus(run):
+    """--compare of a rule that places on no CPUs: refused, as --compare
+    with --policy alone is."""
+    conf = run.write("probe.conf", "[thread serial]\nmatch_name: serialq*\n"
+                     "nice: 5\n")
+    completed = probe(run, "--compare", "--count", "3", "--config", conf,
+                      "--rule", "serial")
+    expect_equal(completed.returncode, 2, f"exit ({completed.stderr})")
+    expect("--compare needs CPUs to compare: rule serial places the probe "
+           "on none" in completed.stderr, completed.stderr)
+    expect_equal(completed.stdout, "", "stdout")
 
 
 def test_missing_rule(run):

@@ -79,24 +79,41 @@ def test_probe(run):
            f"the config's name not in the picture: {words}")
 
 
+def expect_compare_picture(picture, names):
+    root = parsed(picture)
+    expect_equal(series(root), [f"setup-{i + 1}" for i in range(len(names))],
+                 "curves")
+    words = texts(root)
+    for mark in ("p50", "p99"):
+        expect_equal(sum(bool(re.fullmatch(mark + r" \d+\.\d µs", w))
+                         for w in words), len(names), f"{mark} marks: {words}")
+    for name in names:
+        expect(any(w.startswith(name + ": cpus ") for w in words),
+               f"no legend line for {name}: {words}")
+    colors = {line.get("stroke") for line in root.iter(SVG + "polyline")
+              if "series" in line.get("class", "").split()}
+    expect_equal(len(colors), len(names), f"a colour a curve: {colors}")
+
+
 def test_probe_compare(run):
     """--compare: a curve each for unplaced, process and plan, each with
-    its p50 and p99, and a legend line naming each."""
+    its p50 and p99, and a legend line naming each; with a policy too,
+    five, the CPUs alone and the policy alone besides, each its colour."""
     cpu = str(online_cpus()[-1])
     picture = run.path("compare.svg")
     completed = launcher(run, "probe", "--compare", "--rounds", "1",
                          "--count", "100", "--cpus", cpu, "--svg", picture)
     expect_equal(completed.returncode, 0, f"compare ({completed.stderr})")
-    root = parsed(picture)
-    expect_equal(series(root), ["setup-1", "setup-2", "setup-3"], "curves")
-    words = texts(root)
-    expect_equal(sum(bool(re.fullmatch(r"p50 \d+\.\d µs", w))
-                     for w in words), 3, f"p50 marks: {words}")
-    expect_equal(sum(bool(re.fullmatch(r"p99 \d+\.\d µs", w))
-                     for w in words), 3, f"p99 marks: {words}")
-    for name in ("unplaced", "process", "plan"):
-        expect(any(w.startswith(name + ": cpus ") for w in words),
-               f"no legend line for {name}: {words}")
+    expect_compare_picture(picture, ["unplaced", "process", "plan"])
+    if os.geteuid() != 0:
+        print("    not root: no fifo, no five setups")
+        return
+    completed = launcher(run, "probe", "--compare", "--rounds", "1",
+                         "--count", "50", "--cpus", cpu, "--policy", "fifo",
+                         "--svg", picture)
+    expect_equal(completed.returncode, 0, f"compare ({completed.stderr})")
+    expect_compare_picture(picture, ["unplaced", "process", "plan",
+                                     "cpus only", "policy only"])
 
 
 def test_report(run):
