@@ -287,14 +287,20 @@ link_command() {
 	say "linked $link -> $deploy/current/klipper-pin"
 }
 
-unlink_command() {
+# Removes the link recorded under state key $1 if it still points to $2,
+# running rm under $3 (sudo, or nothing): a link someone changed stays.
+remove_recorded_link() {
 	local link
-	link=$(state_get command-link)
+	link=$(state_get "$1")
 	[ -n "$link" ] || return 0
-	if [ -L "$link" ] && [ "$(readlink "$link")" = "$deploy/current/klipper-pin" ]; then
-		sudo rm -f "$link"
+	if [ -L "$link" ] && [ "$(readlink "$link")" = "$2" ]; then
+		$3 rm -f "$link"
 		say "removed the link $link"
 	fi
+}
+
+unlink_command() {
+	remove_recorded_link command-link "$deploy/current/klipper-pin" sudo
 }
 
 restart_klipper() {
@@ -344,13 +350,7 @@ remove_moonraker_section() {
 }
 
 unlink_module() {
-	local target
-	target=$(state_get module-link)
-	[ -n "$target" ] || return 0
-	if [ -L "$target" ] && [ "$(readlink "$target")" = "$clone/klippy/extras/klipper_pin.py" ]; then
-		rm -f "$target"
-		say "removed the link $target"
-	fi
+	remove_recorded_link module-link "$clone/klippy/extras/klipper_pin.py"
 }
 
 remove_unit() {
