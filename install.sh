@@ -294,7 +294,7 @@ remove_recorded_link() {
 	link=$(state_get "$1")
 	[ -n "$link" ] || return 0
 	if [ -L "$link" ] && [ "$(readlink "$link")" = "$2" ]; then
-		$3 rm -f "$link"
+		${3:-} rm -f "$link"
 		say "removed the link $link"
 	fi
 }
